@@ -1,0 +1,1697 @@
+/* config.c - config.json (Crossbar-shaped) -> struct sb_config.
+ *
+ * Owns: the embedded default config, the JSON reader, validation of every
+ * key (a table per object kind: {key, type, handler, default}; a key not in
+ * the table is an error naming its path), the starred-URI rule for
+ * permissions, path resolution against CBDIR, the referential checks that
+ * span objects (realm/role names, ports) and the starter file `init` writes.
+ * The json_t tree lives only inside config_parse().
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+/* Pretty-printed; what `switchboard init` writes and what runs without a
+ * config file.  Keep in step with interface.md "The embedded default". */
+const char config_default_json[] =
+	"{\n"
+	"  \"version\": 2,\n"
+	"  \"workers\": [{\n"
+	"    \"type\": \"router\",\n"
+	"    \"realms\": [{\"name\": \"realm1\", \"roles\": [{\"name\": \"anonymous\", \"permissions\": [\n"
+	"      {\"uri\": \"\", \"match\": \"prefix\",\n"
+	"       \"allow\": {\"call\": true, \"register\": true, \"publish\": true, \"subscribe\": true},\n"
+	"       \"disclose\": {\"caller\": false, \"publisher\": false}, \"cache\": true}]}]}],\n"
+	"    \"transports\": [{\n"
+	"      \"type\": \"web\",\n"
+	"      \"endpoint\": {\"type\": \"tcp\", \"interface\": \"127.0.0.1\", \"port\": 8080},\n"
+	"      \"paths\": {\n"
+	"        \"/\": {\"type\": \"static\"},\n"
+	"        \"ws\": {\"type\": \"websocket\"},\n"
+	"        \"publish\": {\"type\": \"publisher\", \"realm\": \"realm1\", \"role\": \"anonymous\"},\n"
+	"        \"call\": {\"type\": \"caller\", \"realm\": \"realm1\", \"role\": \"anonymous\"},\n"
+	"        \"sse\": {\"type\": \"eventsource\", \"realm\": \"realm1\", \"role\": \"anonymous\"},\n"
+	"        \"info\": {\"type\": \"nodeinfo\"}\n"
+	"      }\n"
+	"    }]\n"
+	"  }],\n"
+	"  \"history\": {\"path\": \"switchboard.db\"}\n"
+	"}\n";
+
+#define MIB (1024LL * 1024)
+
+/* ---- parse context and key paths --------------------------------------- */
+
+struct where {                 /* where an object came from, for messages */
+	size_t worker, index;
+};
+
+struct ctx {
+	struct sb_config *cfg;
+	const char *source;        /* borrowed: file name for messages */
+	char *err;                 /* caller's buffer */
+	size_t errlen;
+	char path[512];            /* "workers[0].transports[1].paths.sse" */
+	size_t plen;
+	size_t worker;             /* index of the worker being parsed */
+	struct where *realm_at;    /* parallel to cfg->realms */
+	struct where *transport_at; /* parallel to cfg->transports */
+};
+
+/* Appends to c->path, truncating quietly (messages stay one line). */
+static void path_appendf(struct ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void path_appendf(struct ctx *c, const char *fmt, ...)
+{
+	if (c->plen >= sizeof(c->path) - 1)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(c->path + c->plen, sizeof(c->path) - c->plen, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		c->plen += (size_t)n;
+	if (c->plen > sizeof(c->path) - 1)
+		c->plen = sizeof(c->path) - 1;
+}
+
+static bool is_ident(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!(*s == '_' || *s == '-' || *s == '$' || (*s >= '0' && *s <= '9') ||
+		      (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+			return false;
+	return true;
+}
+
+/* Push ".key" (or `["key"]` for keys like "/"); returns the length to pop to. */
+static size_t push_key(struct ctx *c, const char *key)
+{
+	size_t old = c->plen;
+	if (is_ident(key))
+		path_appendf(c, "%s%s", c->plen ? "." : "", key);
+	else
+		path_appendf(c, "[\"%s\"]", key);
+	return old;
+}
+
+static size_t push_index(struct ctx *c, size_t i)
+{
+	size_t old = c->plen;
+	path_appendf(c, "[%zu]", i);
+	return old;
+}
+
+static void pop(struct ctx *c, size_t len)
+{
+	c->plen = len;
+	c->path[len] = '\0';
+}
+
+static void set_path(struct ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_path(struct ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(c->path, sizeof(c->path), fmt, ap);
+	va_end(ap);
+	c->plen = n < 0 ? 0 : (size_t)n < sizeof(c->path) ? (size_t)n : sizeof(c->path) - 1;
+}
+
+/* "SOURCE: PATH: message" into c->err; always returns -1. */
+static int reject(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int reject(struct ctx *c, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->err && c->errlen) {
+		if (c->plen)
+			snprintf(c->err, c->errlen, "%s: %s: %s", c->source, c->path, msg);
+		else
+			snprintf(c->err, c->errlen, "%s: %s", c->source, msg);
+		for (char *s = c->err; *s; s++)    /* keys may hold "\n": one line */
+			if ((unsigned char)*s < 0x20)
+				*s = '?';
+	}
+	return -1;
+}
+
+/* ---- tables ------------------------------------------------------------- */
+
+enum {
+	T_STR = 1 << 0,
+	T_INT = 1 << 1,
+	T_REAL = 1 << 2,
+	T_BOOL = 1 << 3,
+	T_OBJ = 1 << 4,
+	T_ARR = 1 << 5,
+	T_NULL = 1 << 6,
+	T_NUM = T_INT | T_REAL,
+	T_ANY = 0x7f,
+};
+
+enum store {                   /* what a generic field writes at .off */
+	S_NONE,
+	S_BOOL,                /* bool */
+	S_INT,                 /* int, range-checked (reals rounded if allowed) */
+	S_SIZE,                /* size_t, range-checked */
+	S_LONG,                /* long, range-checked */
+};
+
+struct field;
+typedef int (*field_fn)(struct ctx *c, json_t *v, void *obj, const struct field *f);
+
+struct field {
+	const char *key;
+	unsigned types;            /* T_* mask the value must have */
+	field_fn fn;               /* NULL: accepted and ignored */
+	bool required;
+	enum store store;          /* generic fields: where and how to store */
+	size_t off;
+	long long min, max, def;   /* range and default (applied before parsing) */
+};
+
+static int store_field(struct ctx *c, json_t *v, void *obj, const struct field *f);
+
+#define F(k, t)                 {.key = (k), .types = (t)}
+#define FN(k, t, h)             {.key = (k), .types = (t), .fn = (h)}
+#define REQ(k, t, h)            {.key = (k), .types = (t), .fn = (h), .required = true}
+#define STORE_FN(k, t, h, s, st, m, lo, hi, d) \
+	{.key = (k), .types = (t), .fn = (h), .store = (s), \
+	 .off = offsetof(st, m), .min = (lo), .max = (hi), .def = (d)}
+#define STORE(k, t, s, st, m, lo, hi, d) STORE_FN(k, t, store_field, s, st, m, lo, hi, d)
+#define BOOL(k, st, m, d)       STORE(k, T_BOOL, S_BOOL, st, m, 0, 1, d)
+#define INT(k, st, m, lo, hi, d)  STORE(k, T_INT, S_INT, st, m, lo, hi, d)
+#define SIZE(k, st, m, lo, hi, d) STORE(k, T_INT, S_SIZE, st, m, lo, hi, d)
+#define LONG(k, st, m, lo, hi, d) STORE(k, T_INT, S_LONG, st, m, lo, hi, d)
+#define END                     {.key = NULL}
+
+static unsigned type_of(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_STRING: return T_STR;
+	case JSON_INTEGER: return T_INT;
+	case JSON_REAL: return T_REAL;
+	case JSON_TRUE:
+	case JSON_FALSE: return T_BOOL;
+	case JSON_OBJECT: return T_OBJ;
+	case JSON_ARRAY: return T_ARR;
+	case JSON_NULL: return T_NULL;
+	}
+	return 0;
+}
+
+/* "a string or an integer" for a T_* mask. */
+static void types_text(unsigned types, char *out, size_t n)
+{
+	static const struct { unsigned t; const char *name; } names[] = {
+		{T_STR, "a string"}, {T_NUM, "a number"}, {T_INT, "an integer"},
+		{T_REAL, "a number"}, {T_BOOL, "a boolean"}, {T_OBJ, "an object"},
+		{T_ARR, "an array"}, {T_NULL, "null"},
+	};
+	size_t len = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if ((types & names[i].t) != names[i].t)
+			continue;
+		types &= ~names[i].t;
+		int w = snprintf(out + len, n - len, "%s%s", len ? " or " : "", names[i].name);
+		if (w < 0 || (size_t)w >= n - len)
+			return;
+		len += (size_t)w;
+	}
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 63 || lb > 63)
+		return SIZE_MAX;
+	size_t row[64];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+static int unknown_key(struct ctx *c, const char *key, const struct field *table)
+{
+	const char *best = NULL;
+	size_t best_d = 3;         /* suggest only close misspellings */
+	for (const struct field *f = table; f->key; f++) {
+		size_t d = edit_distance(key, f->key);
+		if (d < best_d && d < strlen(f->key)) {
+			best_d = d;
+			best = f->key;
+		}
+	}
+	if (best)
+		return reject(c, "unknown key \"%s\" (did you mean \"%s\"?)", key, best);
+	return reject(c, "unknown key \"%s\"", key);
+}
+
+static void apply_defaults(const struct field *table, void *obj)
+{
+	for (const struct field *f = table; f->key; f++) {
+		char *at = (char *)obj + f->off;
+		switch (f->store) {
+		case S_NONE: break;
+		case S_BOOL: *(bool *)at = f->def != 0; break;
+		case S_INT: *(int *)at = (int)f->def; break;
+		case S_SIZE: *(size_t *)at = (size_t)f->def; break;
+		case S_LONG: *(long *)at = (long)f->def; break;
+		}
+	}
+}
+
+/* Check every key of o against table (unknown key, type, handler), then
+ * the required keys.  c->path names o. */
+static int parse_object(struct ctx *c, json_t *o, const struct field *table, void *obj)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(o, key, v) {
+		const struct field *f = table;
+		while (f->key && strcmp(f->key, key) != 0)
+			f++;
+		if (!f->key)
+			return unknown_key(c, key, table);
+		size_t mark = push_key(c, key);
+		unsigned t = type_of(v);
+		if (!(t & f->types)) {
+			char want[96], got[32];
+			types_text(f->types, want, sizeof(want));
+			types_text(t, got, sizeof(got));
+			return reject(c, "expected %s, not %s", want, got);
+		}
+		if (f->fn && f->fn(c, v, obj, f) < 0)
+			return -1;
+		pop(c, mark);
+	}
+	for (const struct field *f = table; f->key; f++)
+		if (f->required && !json_object_get(o, f->key))
+			return reject(c, "missing required key \"%s\"", f->key);
+	return 0;
+}
+
+static int store_field(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	char *at = (char *)obj + f->off;
+	if (f->store == S_BOOL) {
+		*(bool *)at = json_is_true(v);
+		return 0;
+	}
+	long long n;
+	if (json_is_real(v)) {
+		double d = json_real_value(v);
+		if (!(d >= (double)f->min && d <= (double)f->max))
+			return reject(c, "%g is out of range (%lld..%lld)", d, f->min, f->max);
+		n = (long long)(d < 0 ? d - 0.5 : d + 0.5);   /* round half away */
+	} else {
+		n = json_integer_value(v);
+		if (n < f->min || n > f->max)
+			return reject(c, "%lld is out of range (%lld..%lld)", n, f->min, f->max);
+	}
+	switch (f->store) {
+	case S_INT: *(int *)at = (int)n; break;
+	case S_SIZE: *(size_t *)at = (size_t)n; break;
+	case S_LONG: *(long *)at = (long)n; break;
+	default: break;
+	}
+	return 0;
+}
+
+/* Replaces *dst with a copy of v's string; refuses "". */
+static int take_string(struct ctx *c, json_t *v, char **dst)
+{
+	const char *s = json_string_value(v);
+	if (!*s)
+		return reject(c, "must not be empty");
+	free(*dst);
+	*dst = xstrdup(s);
+	return 0;
+}
+
+/* The "type" of a discriminated object: required, a string. */
+static int get_type(struct ctx *c, json_t *o, const char **type)
+{
+	json_t *t = json_object_get(o, "type");
+	if (!t)
+		return reject(c, "missing required key \"type\"");
+	if (!json_is_string(t)) {
+		push_key(c, "type");
+		return reject(c, "expected a string");
+	}
+	*type = json_string_value(t);
+	return 0;
+}
+
+static int expect_object(struct ctx *c, json_t *v)
+{
+	if (json_is_object(v))
+		return 0;
+	char got[32];
+	types_text(type_of(v), got, sizeof(got));
+	return reject(c, "expected an object, not %s", got);
+}
+
+/* Every element of array v must be a string (optionally from allowed[]). */
+static int string_array(struct ctx *c, json_t *v, const char *const *allowed)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(v, i, e) {
+		size_t mark = push_index(c, i);
+		if (!json_is_string(e))
+			return reject(c, "expected a string");
+		if (allowed) {
+			const char *const *a = allowed;
+			while (*a && strcmp(*a, json_string_value(e)) != 0)
+				a++;
+			if (!*a)
+				return reject(c, "unknown value \"%s\"", json_string_value(e));
+		}
+		pop(c, mark);
+	}
+	return 0;
+}
+
+/* Absolute path: p as is if absolute, else CBDIR/p. */
+static char *resolve(const struct ctx *c, const char *p)
+{
+	if (p[0] == '/')
+		return xstrdup(p);
+	while (p[0] == '.' && p[1] == '/')
+		p += 2;
+	if (!*p || !strcmp(p, "."))
+		return xstrdup(c->cfg->cbdir);
+	if (!strcmp(c->cfg->cbdir, "/"))
+		return xasprintf("/%s", p);
+	return xasprintf("%s/%s", c->cfg->cbdir, p);
+}
+
+/* ---- realms, roles, permissions ----------------------------------------- */
+
+static int perm_uri(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_permission *p = obj;
+	free(p->uri);
+	p->uri = xstrdup(json_string_value(v));   /* "" is allowed */
+	return 0;
+}
+
+static int match_value(struct ctx *c, json_t *v, enum uri_match *out)
+{
+	int m = uri_match_parse(json_string_value(v));
+	if (m < 0)
+		return reject(c, "unknown match \"%s\" (use \"exact\", \"prefix\" or \"wildcard\")",
+			    json_string_value(v));
+	*out = (enum uri_match)m;
+	return 0;
+}
+
+static int perm_match(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return match_value(c, v, &((struct sb_permission *)obj)->match);
+}
+
+static const struct field allow_fields[] = {
+	BOOL("call", struct sb_permission, allow_call, 0),
+	BOOL("register", struct sb_permission, allow_register, 0),
+	BOOL("publish", struct sb_permission, allow_publish, 0),
+	BOOL("subscribe", struct sb_permission, allow_subscribe, 0),
+	END,
+};
+
+static const struct field disclose_fields[] = {
+	BOOL("caller", struct sb_permission, disclose_caller, 0),
+	BOOL("publisher", struct sb_permission, disclose_publisher, 0),
+	END,
+};
+
+static int perm_allow(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return parse_object(c, v, allow_fields, obj);
+}
+
+static int perm_disclose(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return parse_object(c, v, disclose_fields, obj);
+}
+
+static const struct field permission_fields[] = {
+	REQ("uri", T_STR, perm_uri),
+	FN("match", T_STR, perm_match),
+	FN("allow", T_OBJ, perm_allow),
+	FN("disclose", T_OBJ, perm_disclose),
+	BOOL("cache", struct sb_permission, cache, 0),
+	F("validate", T_OBJ),
+	END,
+};
+
+/* Crossbar's starred URIs, used when a rule has no "match": no '*' is
+ * exact; one trailing '*' is a prefix without it ("*" = everything);
+ * any other '*' makes a wildcard with the stars removed. */
+static void unstar(struct sb_permission *p)
+{
+	size_t stars = 0, len = strlen(p->uri);
+	for (const char *s = p->uri; *s; s++)
+		stars += *s == '*';
+	if (stars == 0) {
+		p->match = URI_EXACT;
+	} else if (stars == 1 && p->uri[len - 1] == '*') {
+		p->match = URI_PREFIX;
+		p->uri[len - 1] = '\0';
+	} else {
+		p->match = URI_WILDCARD;
+		char *w = p->uri;
+		for (const char *r = p->uri; *r; r++)
+			if (*r != '*')
+				*w++ = *r;
+		*w = '\0';
+	}
+}
+
+static int permissions(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_role *role = obj;
+	role->n_permissions = json_array_size(v);
+	role->permissions = xcalloc(role->n_permissions, sizeof(*role->permissions));
+	size_t i;
+	json_t *e;
+	json_array_foreach(v, i, e) {
+		struct sb_permission *p = &role->permissions[i];
+		size_t mark = push_index(c, i);
+		if (expect_object(c, e) < 0)
+			return -1;
+		apply_defaults(permission_fields, p);
+		apply_defaults(allow_fields, p);
+		apply_defaults(disclose_fields, p);
+		if (parse_object(c, e, permission_fields, p) < 0)
+			return -1;
+		bool starred = !json_object_get(e, "match");
+		if (starred)
+			unstar(p);
+		if (!uri_pattern_is_valid(p->uri, p->match)) {
+			push_key(c, "uri");
+			if (starred && !*p->uri)
+				return reject(c, "\"\" without \"match\" is an exact URI that matches "
+					    "nothing; add \"match\": \"prefix\" to cover every URI");
+			return reject(c, "invalid URI pattern \"%s\" for match \"%s\"",
+				    json_string_value(json_object_get(e, "uri")),
+				    uri_match_name(p->match));
+		}
+		pop(c, mark);
+	}
+	return 0;
+}
+
+static int role_name(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return take_string(c, v, &((struct sb_role *)obj)->name);
+}
+
+static int role_authorizer(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return reject(c, "dynamic authorizers are not supported yet; list static "
+		    "\"permissions\" for this role instead");
+}
+
+static const struct field role_fields[] = {
+	REQ("name", T_STR, role_name),
+	FN("permissions", T_ARR, permissions),
+	FN("authorizer", T_STR, role_authorizer),
+	END,
+};
+
+static int roles(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_realm *realm = obj;
+	realm->n_roles = json_array_size(v);
+	realm->roles = xcalloc(realm->n_roles, sizeof(*realm->roles));
+	size_t i;
+	json_t *e;
+	json_array_foreach(v, i, e) {
+		size_t mark = push_index(c, i);
+		if (expect_object(c, e) < 0 ||
+		    parse_object(c, e, role_fields, &realm->roles[i]) < 0)
+			return -1;
+		for (size_t j = 0; j < i; j++) {
+			if (!strcmp(realm->roles[j].name, realm->roles[i].name)) {
+				push_key(c, "name");
+				return reject(c, "duplicate role \"%s\" (also roles[%zu])",
+					    realm->roles[i].name, j);
+			}
+		}
+		pop(c, mark);
+	}
+	return 0;
+}
+
+static int realm_name(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return take_string(c, v, &((struct sb_realm *)obj)->name);
+}
+
+static int uri_check(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	const char *s = json_string_value(v);
+	if (strcmp(s, "loose") != 0 && strcmp(s, "strict") != 0)
+		return reject(c, "unknown value \"%s\" (use \"loose\" or \"strict\")", s);
+	return 0;
+}
+
+static const struct field realm_options_fields[] = {
+	FN("uri_check", T_STR, uri_check),
+	F("event_dispatching_chunk_size", T_INT),
+	F("enable_meta_api", T_BOOL),
+	F("bridge_meta_api", T_BOOL),
+	END,
+};
+
+static int realm_options(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return parse_object(c, v, realm_options_fields, obj);
+}
+
+static const struct field realm_fields[] = {
+	REQ("name", T_STR, realm_name),
+	FN("roles", T_ARR, roles),
+	FN("options", T_OBJ, realm_options),
+	F("store", T_OBJ),         /* Crossbar's in-memory store; history replaces it */
+	END,
+};
+
+static int realms(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_config *cfg = c->cfg;
+	size_t i;
+	json_t *e;
+	json_array_foreach(v, i, e) {
+		size_t mark = push_index(c, i);
+		if (expect_object(c, e) < 0)
+			return -1;
+		size_t n = cfg->n_realms;
+		cfg->realms = xrealloc(cfg->realms, (n + 1) * sizeof(*cfg->realms));
+		c->realm_at = xrealloc(c->realm_at, (n + 1) * sizeof(*c->realm_at));
+		memset(&cfg->realms[n], 0, sizeof(cfg->realms[n]));
+		c->realm_at[n] = (struct where){c->worker, i};
+		cfg->n_realms = n + 1;
+		if (parse_object(c, e, realm_fields, &cfg->realms[n]) < 0)
+			return -1;
+		for (size_t j = 0; j < n; j++) {
+			if (!strcmp(cfg->realms[j].name, cfg->realms[n].name)) {
+				push_key(c, "name");
+				return reject(c, "duplicate realm \"%s\" (also workers[%zu].realms[%zu])",
+					    cfg->realms[n].name, c->realm_at[j].worker,
+					    c->realm_at[j].index);
+			}
+		}
+		pop(c, mark);
+	}
+	return 0;
+}
+
+/* ---- endpoints ---------------------------------------------------------- */
+
+static int endpoint_type(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	const char *s = json_string_value(v);
+	if (strcmp(s, "tcp") != 0)
+		return reject(c, "endpoint type \"%s\" is not supported (only \"tcp\")", s);
+	return 0;
+}
+
+static int port_number(struct ctx *c, long long n)
+{
+	if (n < 1 || n > 65535)
+		return reject(c, "port %lld is out of range (1..65535)", n);
+	return 0;
+}
+
+/* An integer, or "$VAR" read from the environment (as Crossbar). */
+static int endpoint_port(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_endpoint *ep = obj;
+	if (json_is_integer(v)) {
+		if (port_number(c, json_integer_value(v)) < 0)
+			return -1;
+		ep->port = (int)json_integer_value(v);
+		return 0;
+	}
+	const char *s = json_string_value(v);
+	if (s[0] != '$' || !s[1])
+		return reject(c, "expected an integer 1..65535 or \"$VAR\" (an environment "
+			    "variable), not \"%s\"", s);
+	/* "$VAR" or "${VAR}" */
+	size_t len = strlen(s + 1);
+	char *name = s[1] == '{' && len > 2 && s[len] == '}' ? xstrndup(s + 2, len - 2)
+							     : xstrdup(s + 1);
+	const char *val = getenv(name);
+	if (!val) {
+		reject(c, "environment variable %s is not set", name);
+		free(name);
+		return -1;
+	}
+	free(name);
+	char *end;
+	errno = 0;
+	long long n = strtoll(val, &end, 10);
+	if (errno || end == val || *end)
+		return reject(c, "%s is \"%s\" in the environment, not a port number", s, val);
+	if (port_number(c, n) < 0)
+		return -1;
+	ep->port = (int)n;
+	return 0;
+}
+
+static int endpoint_interface(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_endpoint *ep = obj;
+	if (ep->interface)
+		return reject(c, "give either \"interface\" or \"host\", not both");
+	return take_string(c, v, &ep->interface);
+}
+
+static int endpoint_version(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	json_int_t n = json_integer_value(v);
+	if (n != 4 && n != 6)
+		return reject(c, "must be 4 or 6, not %lld", (long long)n);
+	return 0;
+}
+
+static int endpoint_tls(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return reject(c, "TLS is not supported yet; terminate TLS in a reverse proxy "
+		    "in front of Switchboard and remove \"tls\"");
+}
+
+static int endpoint_portrange(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return reject(c, "\"portrange\" is not supported yet; give one \"port\"");
+}
+
+static const struct field endpoint_fields[] = {
+	REQ("type", T_STR, endpoint_type),
+	REQ("port", T_INT | T_STR, endpoint_port),
+	FN("interface", T_STR, endpoint_interface),
+	FN("host", T_STR, endpoint_interface),  /* alias, as interface.md allows */
+	FN("version", T_INT, endpoint_version),
+	INT("backlog", struct sb_endpoint, backlog, 1, 65535, 1024),
+	F("shared", T_BOOL),
+	F("user_timeout", T_INT),
+	FN("tls", T_OBJ, endpoint_tls),
+	FN("portrange", T_ARR, endpoint_portrange),
+	END,
+};
+
+static int transport_endpoint(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return parse_object(c, v, endpoint_fields, &((struct sb_transport *)obj)->endpoint);
+}
+
+/* ---- websocket (path or transport) ------------------------------------- */
+
+static const char *const serializer_names[] = {
+	"json", "msgpack", "cbor", "ubjson", "flatbuffers", NULL,
+};
+
+static int ws_serializers(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return string_array(c, v, serializer_names);
+}
+
+static const struct field ws_options_fields[] = {
+	F("allowed_origins", T_ARR),
+	F("allow_null_origin", T_BOOL),
+	F("external_port", T_INT),
+	F("enable_hybi10", T_BOOL),
+	F("enable_rfc6455", T_BOOL),
+	F("open_handshake_timeout", T_INT),
+	F("close_handshake_timeout", T_INT),
+	F("enable_webstatus", T_BOOL),
+	F("validate_utf8", T_BOOL),
+	F("mask_server_frames", T_BOOL),
+	F("require_masked_client_frames", T_BOOL),
+	F("apply_mask", T_BOOL),
+	F("max_frame_size", T_INT),
+	SIZE("max_message_size", struct sb_path, max_message_size, 1, 64 * MIB, 1048576),
+	F("auto_fragment_size", T_INT),
+	F("fail_by_drop", T_BOOL),
+	F("echo_close_codereason", T_BOOL),
+	F("tcp_nodelay", T_BOOL),
+	F("auto_ping_interval", T_INT),
+	F("auto_ping_timeout", T_INT),
+	F("auto_ping_size", T_INT),
+	F("auto_ping_restart_on_any_traffic", T_BOOL),
+	F("enable_flash_policy", T_BOOL),
+	F("flash_policy", T_STR),
+	F("compression", T_OBJ),
+	F("require_websocket_subprotocol", T_BOOL),
+	F("show_server_version", T_BOOL),
+	END,
+};
+
+static int ws_options(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return parse_object(c, v, ws_options_fields, obj);
+}
+
+static int anon_type(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	const char *s = json_string_value(v);
+	if (!strcmp(s, "dynamic"))
+		return reject(c, "dynamic authentication is not supported yet");
+	if (strcmp(s, "static") != 0)
+		return reject(c, "unknown value \"%s\" (use \"static\")", s);
+	return 0;
+}
+
+/* The role anonymous clients get is kept in the path's role. */
+static int anon_role(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return take_string(c, v, &((struct sb_path *)obj)->role);
+}
+
+static const struct field anonymous_fields[] = {
+	FN("type", T_STR, anon_type),
+	FN("role", T_STR, anon_role),
+	F("authid", T_STR),
+	F("realm", T_STR),         /* accepted and ignored, as Crossbar */
+	END,
+};
+
+static int auth_anonymous(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return parse_object(c, v, anonymous_fields, obj);
+}
+
+static int auth_method(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return reject(c, "authentication method \"%s\" is not supported yet (only \"anonymous\")",
+		    f->key);
+}
+
+static const struct field auth_fields[] = {
+	FN("anonymous", T_OBJ, auth_anonymous),
+	FN("ticket", T_ANY, auth_method),
+	FN("wampcra", T_ANY, auth_method),
+	FN("cryptosign", T_ANY, auth_method),
+	FN("scram", T_ANY, auth_method),
+	FN("tls", T_ANY, auth_method),
+	FN("cookie", T_ANY, auth_method),
+	END,
+};
+
+static int ws_auth(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return parse_object(c, v, auth_fields, obj);
+}
+
+/* ---- web paths ---------------------------------------------------------- */
+
+static int path_realm(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return take_string(c, v, &((struct sb_path *)obj)->realm);
+}
+
+static int path_role(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return take_string(c, v, &((struct sb_path *)obj)->role);
+}
+
+static int static_directory(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_path *p = obj;
+	if (!*json_string_value(v))
+		return reject(c, "must not be empty");
+	free(p->directory);
+	p->directory = resolve(c, json_string_value(v));
+	return 0;
+}
+
+static int static_package(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return reject(c, "static files from a Python package are not supported; "
+		    "give a \"directory\"");
+}
+
+static int mime_types(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	const char *key;
+	json_t *e;
+	json_object_foreach(v, key, e) {
+		size_t mark = push_key(c, key);
+		if (!json_is_string(e))
+			return reject(c, "expected a string");
+		pop(c, mark);
+	}
+	return 0;
+}
+
+static const struct field static_options_fields[] = {
+	BOOL("enable_directory_listing", struct sb_path, directory_listing, 0),
+	FN("mime_types", T_OBJ, mime_types),
+	F("cache_timeout", T_INT | T_NULL),
+	F("default_file", T_STR),
+	END,
+};
+
+static int static_options(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return parse_object(c, v, static_options_fields, obj);
+}
+
+/* Crossbar's 0 means unlimited; we keep a hard cap, so 0 becomes the cap
+ * (and the struct never holds 0). */
+static int body_limit(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_path *p = obj;
+	if (store_field(c, v, obj, f) < 0)
+		return -1;
+	if (p->post_body_limit == 0)
+		p->post_body_limit = (size_t)f->max;
+	return 0;
+}
+
+#define BODY_LIMIT STORE_FN("post_body_limit", T_INT, body_limit, S_SIZE, struct sb_path, \
+			    post_body_limit, 0, 64 * MIB, 65536)
+
+static int signed_requests(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return reject(c, "signed requests are not supported yet; remove \"key\" and \"secret\"");
+}
+
+/* Access controls we cannot enforce yet are refused, never ignored. */
+static int not_enforced(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	if (json_is_false(v))
+		return 0;
+	return reject(c, "\"%s\" is not supported yet, and an access control that is not "
+		    "enforced must not look configured: remove it", f->key);
+}
+
+static const struct field bridge_options_fields[] = {
+	BODY_LIMIT,
+	F("timestamp_delta_limit", T_INT),
+	FN("require_ip", T_ARR | T_STR, not_enforced),
+	FN("require_tls", T_BOOL, not_enforced),
+	F("debug", T_BOOL),
+	FN("key", T_STR, signed_requests),
+	FN("secret", T_STR, signed_requests),
+	END,
+};
+
+static int bridge_options(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return parse_object(c, v, bridge_options_fields, obj);
+}
+
+static int allowed_origins(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_cors *cors = &((struct sb_path *)obj)->cors;
+	for (size_t i = 0; i < cors->n_allowed_origins; i++)
+		free(cors->allowed_origins[i]);
+	free(cors->allowed_origins);
+	cors->allowed_origins = NULL;
+	cors->n_allowed_origins = 0;
+	if (json_is_string(v)) {
+		if (strcmp(json_string_value(v), "*") != 0)
+			return reject(c, "expected \"*\" or an array of origins");
+		cors->allowed_origins = xcalloc(1, sizeof(char *));
+		cors->allowed_origins[0] = xstrdup("*");
+		cors->n_allowed_origins = 1;
+		return 0;
+	}
+	if (string_array(c, v, NULL) < 0)
+		return -1;
+	size_t n = json_array_size(v);
+	cors->allowed_origins = xcalloc(n, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		cors->allowed_origins[i] = xstrdup(json_string_value(json_array_get(v, i)));
+	cors->n_allowed_origins = n;
+	return 0;
+}
+
+static const struct field eventsource_options_fields[] = {
+	STORE("heartbeat", T_NUM, S_INT, struct sb_path, heartbeat_s, 1, 86400, 15),
+	INT("retry", struct sb_path, retry_ms, 0, 86400000, 3000),
+	SIZE("queue_limit", struct sb_path, queue_limit, 1, 1000000, 1024),
+	FN("allowed_origins", T_ARR | T_STR, allowed_origins),
+	END,
+};
+
+static int eventsource_options(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return parse_object(c, v, eventsource_options_fields, obj);
+}
+
+static int webhook_topic(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_path *p = obj;
+	const char *s = json_string_value(v);
+	if (!uri_is_valid(s))
+		return reject(c, "invalid topic URI \"%s\"", s);
+	free(p->webhook_topic);
+	p->webhook_topic = xstrdup(s);
+	return 0;
+}
+
+static const struct field webhook_options_fields[] = {
+	REQ("topic", T_STR, webhook_topic),
+	F("success_response", T_STR),
+	F("error_response", T_STR),
+	FN("github_secret", T_STR, not_enforced),
+	BODY_LIMIT,
+	F("debug", T_BOOL),
+	END,
+};
+
+static int webhook_options(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return parse_object(c, v, webhook_options_fields, obj);
+}
+
+static const struct field static_fields[] = {
+	F("id", T_STR), F("type", T_STR),
+	FN("directory", T_STR, static_directory),
+	FN("package", T_STR, static_package),
+	FN("resource", T_STR, static_package),
+	FN("options", T_OBJ, static_options),
+	END,
+};
+
+static const struct field websocket_path_fields[] = {
+	F("id", T_STR), F("type", T_STR),
+	F("url", T_STR),
+	FN("serializers", T_ARR, ws_serializers),
+	F("cookie", T_OBJ),
+	FN("auth", T_OBJ, ws_auth),
+	FN("options", T_OBJ, ws_options),
+	F("debug", T_BOOL),
+	END,
+};
+
+static const struct field bridge_fields[] = {     /* publisher, caller */
+	F("id", T_STR), F("type", T_STR),
+	REQ("realm", T_STR, path_realm),
+	REQ("role", T_STR, path_role),
+	FN("options", T_OBJ, bridge_options),
+	END,
+};
+
+static const struct field eventsource_fields[] = {
+	F("id", T_STR), F("type", T_STR),
+	REQ("realm", T_STR, path_realm),
+	REQ("role", T_STR, path_role),
+	FN("options", T_OBJ, eventsource_options),
+	END,
+};
+
+static const struct field nodeinfo_fields[] = {
+	F("id", T_STR), F("type", T_STR),
+	END,
+};
+
+static const struct field webhook_fields[] = {
+	F("id", T_STR), F("type", T_STR),
+	REQ("realm", T_STR, path_realm),
+	REQ("role", T_STR, path_role),
+	REQ("options", T_OBJ, webhook_options),
+	END,
+};
+
+static const struct path_kind {
+	const char *name;
+	enum sb_path_type type;
+	const struct field *fields;
+	const struct field *options;   /* whose defaults apply */
+} path_kinds[] = {
+	{"static", SB_PATH_STATIC, static_fields, static_options_fields},
+	{"websocket", SB_PATH_WEBSOCKET, websocket_path_fields, ws_options_fields},
+	{"publisher", SB_PATH_PUBLISHER, bridge_fields, bridge_options_fields},
+	{"caller", SB_PATH_CALLER, bridge_fields, bridge_options_fields},
+	{"eventsource", SB_PATH_EVENTSOURCE, eventsource_fields, eventsource_options_fields},
+	{"nodeinfo", SB_PATH_NODEINFO, nodeinfo_fields, NULL},
+	{"webhook", SB_PATH_WEBHOOK, webhook_fields, webhook_options_fields},
+};
+
+static bool valid_path_name(const char *s)
+{
+	if (!strcmp(s, "/"))
+		return true;
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!(*s == '_' || *s == '-' || (*s >= '0' && *s <= '9') ||
+		      (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+			return false;
+	return true;
+}
+
+static int parse_path(struct ctx *c, json_t *o, struct sb_path *p)
+{
+	const char *type;
+	if (expect_object(c, o) < 0 || get_type(c, o, &type) < 0)
+		return -1;
+	const struct path_kind *k = NULL;
+	for (size_t i = 0; i < sizeof(path_kinds) / sizeof(path_kinds[0]); i++)
+		if (!strcmp(path_kinds[i].name, type))
+			k = &path_kinds[i];
+	if (!k) {
+		push_key(c, "type");
+		return reject(c, "path type \"%s\" is not supported (use static, websocket, "
+			    "publisher, caller, eventsource, nodeinfo or webhook)", type);
+	}
+	p->type = k->type;
+	if (k->options)
+		apply_defaults(k->options, p);
+	if (k->type == SB_PATH_EVENTSOURCE) {
+		p->cors.allowed_origins = xcalloc(1, sizeof(char *));
+		p->cors.allowed_origins[0] = xstrdup("*");
+		p->cors.n_allowed_origins = 1;
+	}
+	return parse_object(c, o, k->fields, p);
+}
+
+static int web_paths(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_transport *t = obj;
+	t->n_paths = json_object_size(v);
+	t->paths = xcalloc(t->n_paths, sizeof(*t->paths));
+	size_t i = 0;
+	const char *key;
+	json_t *e;
+	json_object_foreach(v, key, e) {
+		if (!valid_path_name(key))
+			return reject(c, "invalid path name \"%s\" (one segment of letters, digits, "
+				    "'_' or '-', or \"/\"; nested paths are not supported)", key);
+		struct sb_path *p = &t->paths[i++];
+		p->name = xstrdup(key);
+		size_t mark = push_key(c, key);
+		if (parse_path(c, e, p) < 0)
+			return -1;
+		pop(c, mark);
+	}
+	return 0;
+}
+
+/* ---- transports --------------------------------------------------------- */
+
+static const struct field web_options_fields[] = {
+	F("access_log", T_BOOL),
+	F("display_tracebacks", T_BOOL),
+	F("hsts", T_BOOL),
+	F("hsts_max_age", T_INT),
+	F("client_timeout", T_INT),
+	SIZE("max_connections", struct sb_transport, max_connections, 1, 1000000, 20000),
+	SIZE("connection_memory", struct sb_transport, connection_memory, 2048, 16 * MIB, 8192),
+	END,
+};
+
+static int web_options(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return parse_object(c, v, web_options_fields, obj);
+}
+
+static const struct field web_fields[] = {
+	F("id", T_STR), F("type", T_STR),
+	REQ("endpoint", T_OBJ, transport_endpoint),
+	REQ("paths", T_OBJ, web_paths),
+	FN("options", T_OBJ, web_options),
+	END,
+};
+
+/* A websocket transport is stored as a transport with one websocket path
+ * "/"; its path-level keys are parsed into that path. */
+static int wst_options(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return ws_options(c, v, &((struct sb_transport *)obj)->paths[0], f);
+}
+
+static int wst_auth(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return ws_auth(c, v, &((struct sb_transport *)obj)->paths[0], f);
+}
+
+static const struct field websocket_transport_fields[] = {
+	F("id", T_STR), F("type", T_STR),
+	REQ("endpoint", T_OBJ, transport_endpoint),
+	F("url", T_STR),
+	FN("serializers", T_ARR, ws_serializers),
+	F("debug", T_BOOL),
+	FN("options", T_OBJ, wst_options),
+	FN("auth", T_OBJ, wst_auth),
+	F("cookie", T_OBJ),
+	END,
+};
+
+static int transports(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_config *cfg = c->cfg;
+	size_t i;
+	json_t *e;
+	json_array_foreach(v, i, e) {
+		size_t mark = push_index(c, i);
+		const char *type;
+		if (expect_object(c, e) < 0 || get_type(c, e, &type) < 0)
+			return -1;
+		bool web = !strcmp(type, "web");
+		if (!web && strcmp(type, "websocket") != 0) {
+			push_key(c, "type");
+			return reject(c, "transport type \"%s\" is not supported (use \"web\" or "
+				    "\"websocket\")", type);
+		}
+		size_t n = cfg->n_transports;
+		cfg->transports = xrealloc(cfg->transports, (n + 1) * sizeof(*cfg->transports));
+		c->transport_at = xrealloc(c->transport_at, (n + 1) * sizeof(*c->transport_at));
+		struct sb_transport *t = &cfg->transports[n];
+		memset(t, 0, sizeof(*t));
+		c->transport_at[n] = (struct where){c->worker, i};
+		cfg->n_transports = n + 1;
+		apply_defaults(endpoint_fields, &t->endpoint);
+		apply_defaults(web_options_fields, t);
+		if (web) {
+			t->type = SB_TRANSPORT_WEB;
+			if (parse_object(c, e, web_fields, t) < 0)
+				return -1;
+		} else {
+			t->type = SB_TRANSPORT_WEBSOCKET;
+			t->n_paths = 1;
+			t->paths = xcalloc(1, sizeof(*t->paths));
+			t->paths[0].name = xstrdup("/");
+			t->paths[0].type = SB_PATH_WEBSOCKET;
+			apply_defaults(ws_options_fields, &t->paths[0]);
+			if (parse_object(c, e, websocket_transport_fields, t) < 0)
+				return -1;
+		}
+		pop(c, mark);
+	}
+	return 0;
+}
+
+/* ---- workers ------------------------------------------------------------ */
+
+static const struct field worker_options_fields[] = {
+	F("title", T_STR),
+	F("python", T_STR),
+	F("pythonpath", T_ARR),
+	F("cpu_affinity", T_ARR),
+	F("env", T_OBJ),
+	F("expose_controller", T_BOOL),
+	F("expose_shared", T_BOOL),
+	F("disabled", T_BOOL),
+	F("extra", T_ANY),
+	END,
+};
+
+static int worker_options(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return parse_object(c, v, worker_options_fields, obj);
+}
+
+static int router_components(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	if (json_array_size(v) > 0)
+		return reject(c, "router %s are not supported yet; remove them or leave the "
+			    "array empty", f->key);
+	return 0;
+}
+
+static const struct field router_fields[] = {
+	F("id", T_STR), F("type", T_STR),
+	FN("options", T_OBJ, worker_options),
+	F("manhole", T_OBJ),
+	FN("realms", T_ARR, realms),
+	FN("transports", T_ARR, transports),
+	FN("components", T_ARR, router_components),
+	FN("connections", T_ARR, router_components),
+	END,
+};
+
+static int workers(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(v, i, e) {
+		size_t mark = push_index(c, i);
+		const char *type;
+		if (expect_object(c, e) < 0 || get_type(c, e, &type) < 0)
+			return -1;
+		if (!strcmp(type, "container"))
+			return reject(c, "container workers (RESTCallee, MessageForwarder) are "
+				    "not supported yet; remove this worker");
+		if (strcmp(type, "router") != 0) {
+			push_key(c, "type");
+			return reject(c, "worker type \"%s\" is not supported (only \"router\")", type);
+		}
+		c->worker = i;
+		if (parse_object(c, e, router_fields, NULL) < 0)
+			return -1;
+		pop(c, mark);
+	}
+	return 0;
+}
+
+/* ---- history ------------------------------------------------------------ */
+
+static int history_path(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_history *h = obj;
+	if (!*json_string_value(v))
+		return reject(c, "must not be empty");
+	free(h->path);
+	h->path = resolve(c, json_string_value(v));
+	return 0;
+}
+
+static int history_sync(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	const char *s = json_string_value(v);
+	if (!strcmp(s, "normal"))
+		((struct sb_history *)obj)->sync_full = false;
+	else if (!strcmp(s, "full"))
+		((struct sb_history *)obj)->sync_full = true;
+	else
+		return reject(c, "unknown value \"%s\" (use \"normal\" or \"full\")", s);
+	return 0;
+}
+
+static int rule_uri(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_retention *r = obj;
+	free(r->uri);
+	r->uri = xstrdup(json_string_value(v));
+	return 0;
+}
+
+static int rule_match(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return match_value(c, v, &((struct sb_retention *)obj)->match);
+}
+
+/* A rule that leaves out a limit gets the default one, not "unlimited":
+ * write 0 to lift it. */
+static const struct field retention_fields[] = {
+	REQ("uri", T_STR, rule_uri),
+	FN("match", T_STR, rule_match),
+	LONG("max_events", struct sb_retention, max_events, 0, 1000000000, 1000),
+	LONG("max_age", struct sb_retention, max_age_s, 0, 100LL * 366 * 86400, 86400),
+	END,
+};
+
+static void free_rules(struct sb_history *h)
+{
+	for (size_t i = 0; i < h->n_rules; i++)
+		free(h->rules[i].uri);
+	free(h->rules);
+	h->rules = NULL;
+	h->n_rules = 0;
+}
+
+static int retention(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_history *h = obj;
+	free_rules(h);
+	h->n_rules = json_array_size(v);
+	h->rules = xcalloc(h->n_rules, sizeof(*h->rules));
+	size_t i;
+	json_t *e;
+	json_array_foreach(v, i, e) {
+		struct sb_retention *r = &h->rules[i];
+		size_t mark = push_index(c, i);
+		if (expect_object(c, e) < 0)
+			return -1;
+		apply_defaults(retention_fields, r);
+		r->match = URI_PREFIX;
+		if (parse_object(c, e, retention_fields, r) < 0)
+			return -1;
+		if (!uri_pattern_is_valid(r->uri, r->match)) {
+			push_key(c, "uri");
+			return reject(c, "invalid URI pattern \"%s\" for match \"%s\"", r->uri,
+				    uri_match_name(r->match));
+		}
+		pop(c, mark);
+	}
+	return 0;
+}
+
+static const struct field history_fields[] = {
+	FN("path", T_STR, history_path),
+	FN("sync", T_STR, history_sync),
+	FN("retention", T_ARR, retention),
+	END,
+};
+
+static int history(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return parse_object(c, v, history_fields, &c->cfg->history);
+}
+
+static void history_defaults(struct ctx *c)
+{
+	struct sb_history *h = &c->cfg->history;
+	h->path = resolve(c, "switchboard.db");
+	h->sync_full = false;
+	h->n_rules = 1;
+	h->rules = xcalloc(1, sizeof(*h->rules));
+	apply_defaults(retention_fields, &h->rules[0]);
+	h->rules[0].uri = xstrdup("");
+	h->rules[0].match = URI_PREFIX;
+}
+
+/* ---- top level ---------------------------------------------------------- */
+
+static int version(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	json_int_t n = json_integer_value(v);
+	if (n != 2)
+		return reject(c, "config version %lld is not supported (only 2, the current "
+			    "Crossbar format)", (long long)n);
+	return 0;
+}
+
+static const struct field top_fields[] = {
+	F("$schema", T_STR),
+	FN("version", T_INT, version),
+	F("controller", T_OBJ),    /* Crossbar's node controller: ignored */
+	REQ("workers", T_ARR, workers),
+	FN("history", T_OBJ, history),
+	END,
+};
+
+static const char *all_interfaces(const char *iface)
+{
+	if (!iface || !strcmp(iface, "0.0.0.0") || !strcmp(iface, "::"))
+		return NULL;
+	return iface;
+}
+
+/* Checks that span objects: path realms/roles, ports, a listener at all. */
+static int cross_check(struct ctx *c)
+{
+	struct sb_config *cfg = c->cfg;
+	if (cfg->n_transports == 0) {
+		set_path(c, "workers");
+		return reject(c, "no router worker with a transport; add a \"web\" transport "
+			    "(`switchboard init` writes an example)");
+	}
+	for (size_t i = 0; i < cfg->n_transports; i++) {
+		const struct sb_transport *t = &cfg->transports[i];
+		const struct where *w = &c->transport_at[i];
+		for (size_t j = 0; j < t->n_paths; j++) {
+			const struct sb_path *p = &t->paths[j];
+			if (!p->realm)
+				continue;
+			set_path(c, "workers[%zu].transports[%zu].paths", w->worker, w->index);
+			push_key(c, p->name);
+			size_t mark = push_key(c, "realm");
+			const struct sb_realm *realm = config_realm(cfg, p->realm);
+			if (!realm)
+				return reject(c, "unknown realm \"%s\"; define it under the "
+					    "router's \"realms\"", p->realm);
+			pop(c, mark);
+			push_key(c, "role");
+			if (!config_role(realm, p->role))
+				return reject(c, "role \"%s\" is not defined in realm \"%s\" (there is "
+					    "no built-in role; add it to the realm's \"roles\")",
+					    p->role, p->realm);
+		}
+		for (size_t j = 0; j < i; j++) {
+			const struct sb_transport *o = &cfg->transports[j];
+			if (o->endpoint.port != t->endpoint.port)
+				continue;
+			const char *a = all_interfaces(t->endpoint.interface);
+			const char *b = all_interfaces(o->endpoint.interface);
+			if (a && b && strcmp(a, b) != 0)
+				continue;
+			set_path(c, "workers[%zu].transports[%zu].endpoint.port", w->worker, w->index);
+			return reject(c, "port %d on %s is already used by workers[%zu].transports[%zu]; "
+				    "give each transport its own port", t->endpoint.port,
+				    a ? a : b ? b : "all interfaces",
+				    c->transport_at[j].worker, c->transport_at[j].index);
+		}
+	}
+	return 0;
+}
+
+/* Absolute form of dir (which may be relative to the working directory). */
+static char *absolute_dir(const char *dir)
+{
+	if (dir[0] == '/')
+		return xstrdup(dir);
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	while (dir[0] == '.' && dir[1] == '/')
+		dir += 2;
+	if (!*dir || !strcmp(dir, "."))
+		return xstrdup(cwd);
+	return xasprintf("%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", dir);
+}
+
+int config_parse(struct sb_config *cfg, const char *json_text,
+		 const char *source, const char *cbdir, char *err, size_t errlen)
+{
+	struct ctx c = {
+		.cfg = cfg,
+		.source = source ? source : "config",
+		.err = err,
+		.errlen = errlen,
+	};
+	memset(cfg, 0, sizeof(*cfg));
+	if (err && errlen)
+		err[0] = '\0';
+
+	json_error_t jerr;
+	json_t *root = json_loads(json_text, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		reject(&c, "line %d, column %d: invalid JSON: %s", jerr.line, jerr.column, jerr.text);
+		return -1;
+	}
+	cfg->source = xstrdup(c.source);
+	cfg->cbdir = absolute_dir(cbdir && *cbdir ? cbdir : ".");
+	if (!cfg->cbdir) {
+		reject(&c, "cannot resolve the config directory: %s", strerror(errno));
+		goto fail;
+	}
+	if (expect_object(&c, root) < 0)
+		goto fail;
+	history_defaults(&c);
+	if (parse_object(&c, root, top_fields, NULL) < 0 || cross_check(&c) < 0)
+		goto fail;
+	json_decref(root);
+	free(c.realm_at);
+	free(c.transport_at);
+	return 0;
+fail:
+	json_decref(root);
+	free(c.realm_at);
+	free(c.transport_at);
+	config_free(cfg);
+	return -1;
+}
+
+int config_load_file(struct sb_config *cfg, const char *path, char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	FILE *fp = fopen(path, "rb");
+	if (!fp) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	struct buf b = {0};
+	char chunk[8192];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		buf_append(&b, chunk, n);
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		fclose(fp);
+		buf_free(&b);
+		return -1;
+	}
+	fclose(fp);
+	buf_append(&b, "", 1);     /* NUL-terminate */
+	if (memchr(b.data, '\0', b.len - 1)) {
+		snprintf(err, errlen, "%s: invalid JSON: the file contains a NUL byte", path);
+		buf_free(&b);
+		return -1;
+	}
+
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? (slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path)))
+			  : xstrdup(".");
+	int rc = config_parse(cfg, b.data, path, dir, err, errlen);
+	free(dir);
+	buf_free(&b);
+	return rc;
+}
+
+int config_load_default(struct sb_config *cfg, char *err, size_t errlen)
+{
+	return config_parse(cfg, config_default_json, "(default)", ".", err, errlen);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *dir, char *err, size_t errlen)
+{
+	char *p = xstrdup(dir);
+	for (char *s = p + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char saved = *s;
+		*s = '\0';
+		struct stat st;
+		if (mkdir(p, 0755) < 0 && !(errno == EEXIST && stat(p, &st) == 0 &&
+					     S_ISDIR(st.st_mode))) {
+			snprintf(err, errlen, "%s: cannot create directory: %s", p,
+				 errno == EEXIST ? "a file is in the way" : strerror(errno));
+			free(p);
+			return -1;
+		}
+		*s = saved;
+		if (!saved)
+			break;
+	}
+	free(p);
+	return 0;
+}
+
+int config_write_starter(const char *dir, char *err, size_t errlen)
+{
+	if (!dir || !*dir) {
+		snprintf(err, errlen, "init: no directory given");
+		return -1;
+	}
+	if (make_dirs(dir, err, errlen) < 0)
+		return -1;
+	char *file = xasprintf("%s%sconfig.json", dir,
+			       dir[strlen(dir) - 1] == '/' ? "" : "/");
+	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			snprintf(err, errlen, "%s: already exists; not overwriting it", file);
+		else
+			snprintf(err, errlen, "%s: cannot create: %s", file, strerror(errno));
+		free(file);
+		return -1;
+	}
+	size_t len = strlen(config_default_json), done = 0;
+	while (done < len) {
+		ssize_t w = write(fd, config_default_json + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			snprintf(err, errlen, "%s: cannot write: %s", file,
+				 w < 0 ? strerror(errno) : "short write");
+			close(fd);
+			unlink(file);
+			free(file);
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	if (close(fd) < 0) {
+		snprintf(err, errlen, "%s: cannot write: %s", file, strerror(errno));
+		unlink(file);
+		free(file);
+		return -1;
+	}
+	free(file);
+	return 0;
+}
+
+/* ---- free and lookups --------------------------------------------------- */
+
+static void free_path(struct sb_path *p)
+{
+	free(p->name);
+	free(p->realm);
+	free(p->role);
+	free(p->directory);
+	free(p->webhook_topic);
+	for (size_t i = 0; i < p->cors.n_allowed_origins; i++)
+		free(p->cors.allowed_origins[i]);
+	free(p->cors.allowed_origins);
+}
+
+void config_free(struct sb_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->n_realms; i++) {
+		struct sb_realm *r = &cfg->realms[i];
+		for (size_t j = 0; j < r->n_roles; j++) {
+			struct sb_role *role = &r->roles[j];
+			for (size_t k = 0; k < role->n_permissions; k++)
+				free(role->permissions[k].uri);
+			free(role->permissions);
+			free(role->name);
+		}
+		free(r->roles);
+		free(r->name);
+	}
+	free(cfg->realms);
+	for (size_t i = 0; i < cfg->n_transports; i++) {
+		struct sb_transport *t = &cfg->transports[i];
+		for (size_t j = 0; j < t->n_paths; j++)
+			free_path(&t->paths[j]);
+		free(t->paths);
+		free(t->endpoint.interface);
+	}
+	free(cfg->transports);
+	free(cfg->history.path);
+	free_rules(&cfg->history);
+	free(cfg->source);
+	free(cfg->cbdir);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+const struct sb_realm *config_realm(const struct sb_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_realms; i++)
+		if (cfg->realms[i].name && !strcmp(cfg->realms[i].name, name))
+			return &cfg->realms[i];
+	return NULL;
+}
+
+const struct sb_role *config_role(const struct sb_realm *realm, const char *name)
+{
+	for (size_t i = 0; i < realm->n_roles; i++)
+		if (realm->roles[i].name && !strcmp(realm->roles[i].name, name))
+			return &realm->roles[i];
+	return NULL;
+}

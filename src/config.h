@@ -1,0 +1,149 @@
+/* config.h - the gateway's configuration as plain structs.
+ *
+ * config.c turns a Crossbar-shaped config.json (or the embedded default)
+ * into these structs once, at start-up; nothing outside config.c ever sees
+ * the json_t.  Every string is owned by the struct that holds it and freed
+ * by config_free().
+ */
+#ifndef SB_CONFIG_H
+#define SB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "uri.h"
+
+/* ---- realms, roles, permissions ---------------------------------------- */
+
+struct sb_permission {
+	char *uri;                 /* may be "" (prefix "" = everything) */
+	enum uri_match match;
+	bool allow_call, allow_register, allow_publish, allow_subscribe;
+	bool disclose_caller, disclose_publisher;
+	bool cache;
+};
+
+struct sb_role {
+	char *name;
+	struct sb_permission *permissions;
+	size_t n_permissions;
+};
+
+struct sb_realm {
+	char *name;
+	struct sb_role *roles;
+	size_t n_roles;
+};
+
+/* ---- transports and their paths ---------------------------------------- */
+
+enum sb_path_type {
+	SB_PATH_STATIC,
+	SB_PATH_WEBSOCKET,
+	SB_PATH_PUBLISHER,
+	SB_PATH_CALLER,
+	SB_PATH_EVENTSOURCE,
+	SB_PATH_NODEINFO,
+	SB_PATH_WEBHOOK,
+};
+
+struct sb_cors {
+	char **allowed_origins;    /* "*" = any origin (echoed back) */
+	size_t n_allowed_origins;
+};
+
+struct sb_path {
+	char *name;                /* "/" or one segment: "ws", "publish" */
+	enum sb_path_type type;
+	char *realm, *role;        /* publisher, caller, eventsource, webhook */
+
+	/* static */
+	char *directory;           /* absolute; NULL = the default www root */
+	bool directory_listing;
+
+	/* publisher, caller, webhook */
+	size_t post_body_limit;    /* bytes; default 65536 */
+
+	/* eventsource */
+	int heartbeat_s;           /* comment line interval; default 15 */
+	int retry_ms;              /* "retry:" sent first; default 3000 */
+	size_t queue_limit;        /* events queued per slow client; default 1024 */
+	struct sb_cors cors;
+
+	/* websocket */
+	size_t max_message_size;   /* bytes; default 1048576 */
+	char *webhook_topic;       /* webhook: topic to publish on */
+};
+
+enum sb_transport_type { SB_TRANSPORT_WEB, SB_TRANSPORT_WEBSOCKET };
+
+struct sb_endpoint {
+	char *interface;           /* listening address; NULL = all (0.0.0.0) */
+	int port;
+	int backlog;               /* default 1024 */
+};
+
+struct sb_transport {
+	enum sb_transport_type type;
+	struct sb_endpoint endpoint;
+	struct sb_path *paths;     /* web: its paths; websocket: one path "/" */
+	size_t n_paths;
+	size_t max_connections;    /* default 20000 */
+	size_t connection_memory;  /* MHD bytes per connection; default 8192 */
+};
+
+/* ---- history ----------------------------------------------------------- */
+
+struct sb_retention {
+	char *uri;
+	enum uri_match match;
+	long max_events;           /* per topic; 0 = no count limit */
+	long max_age_s;            /* 0 = no age limit */
+};
+
+struct sb_history {
+	char *path;                /* default "switchboard.db" (cwd) */
+	bool sync_full;            /* fsync every commit (power-loss safe) */
+	struct sb_retention *rules; /* first most specific rule wins */
+	size_t n_rules;
+};
+
+struct sb_config {
+	char *source;              /* file name for messages, or "(default)" */
+	char *cbdir;               /* relative paths resolve here */
+	struct sb_realm *realms;
+	size_t n_realms;
+	struct sb_transport *transports;
+	size_t n_transports;
+	struct sb_history history;
+};
+
+/* The embedded default config, as JSON text (what `init` writes out). */
+extern const char config_default_json[];
+
+/* Parse JSON text into *cfg.  source names it in errors, cbdir resolves
+ * relative paths.  Returns 0, or -1 with a one-line message in err naming
+ * the key path: `config.json: workers[0].transports[1].paths: unknown key
+ * "sse2"`.  On failure *cfg is left empty (nothing to free). */
+int config_parse(struct sb_config *cfg, const char *json_text,
+		 const char *source, const char *cbdir, char *err, size_t errlen);
+
+/* Read and parse a file; cbdir is the file's directory. Same contract. */
+int config_load_file(struct sb_config *cfg, const char *path,
+		     char *err, size_t errlen);
+
+/* Parse the embedded default. Cannot fail unless the default is broken. */
+int config_load_default(struct sb_config *cfg, char *err, size_t errlen);
+
+/* Write a starter DIR/config.json (the embedded default). Creates DIR.
+ * Refuses to overwrite. Returns 0 or -1 with err set. */
+int config_write_starter(const char *dir, char *err, size_t errlen);
+
+/* Frees everything *cfg owns and zeroes it. */
+void config_free(struct sb_config *cfg);
+
+/* Lookups; borrowed pointers, valid while cfg lives. */
+const struct sb_realm *config_realm(const struct sb_config *cfg, const char *name);
+const struct sb_role *config_role(const struct sb_realm *realm, const char *name);
+
+#endif

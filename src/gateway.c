@@ -1,0 +1,131 @@
+/* gateway.c - start-up, the loop, and a clean shutdown (see gateway.h).
+ *
+ * Shutdown on SIGTERM/SIGINT, in order: stop accepting; end every SSE
+ * stream (a proper end of the chunked body, so browsers reconnect with
+ * their Last-Event-ID) and close every WebSocket with a close frame; give
+ * in-flight publishes a moment to commit and answer; stop the HTTP
+ * daemons; write whatever history still has queued; exit 0.
+ */
+#include "gateway.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "history.h"
+#include "listener.h"
+#include "log.h"
+#include "sse.h"
+#include "util.h"
+#include "ws.h"
+
+#define DRAIN_MS 250
+
+static void close_signal(uv_signal_t *s)
+{
+	uv_signal_stop(s);
+	uv_close((uv_handle_t *)s, NULL);
+}
+
+/* Second half of shutdown: everything in flight has had its chance. */
+static void on_drained(uv_timer_t *t)
+{
+	struct gateway *gw = t->data;
+	uv_close((uv_handle_t *)t, (uv_close_cb)free);
+	for (size_t i = 0; i < gw->n_listeners; i++)
+		listener_free(gw->listeners[i]);
+	gw->n_listeners = 0;
+	history_close(gw->history);    /* writes the rest; callbacks run now */
+	gw->history = NULL;
+	ws_server_free(gw->ws);
+	gw->ws = NULL;
+	sse_hub_free(gw->sse);
+	gw->sse = NULL;
+	close_signal(&gw->sigterm);
+	close_signal(&gw->sigint);
+	log_msg(LOG_INFO, "main", "stopped cleanly");
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct gateway *gw = s->data;
+	if (gw->is_stopping)
+		return;
+	gw->is_stopping = true;
+	log_msg(LOG_INFO, "main", "%s received: ending streams and stopping",
+		signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	for (size_t i = 0; i < gw->n_listeners; i++)
+		listener_stop(gw->listeners[i]);
+	sse_hub_end_all(gw->sse);
+	ws_server_close_all(gw->ws);
+	uv_timer_t *t = xmalloc(sizeof *t);
+	uv_timer_init(gw->loop, t);
+	t->data = gw;
+	uv_timer_start(t, on_drained, DRAIN_MS, 0);
+}
+
+const struct sb_role *gateway_path_role(const struct gateway *gw, const struct sb_path *path)
+{
+	const struct sb_realm *realm = path->realm ? config_realm(gw->cfg, path->realm) : NULL;
+	return realm && path->role ? config_role(realm, path->role) : NULL;
+}
+
+static void watch_signal(struct gateway *gw, uv_signal_t *s, int signum)
+{
+	uv_signal_init(gw->loop, s);
+	s->data = gw;
+	uv_signal_start(s, on_signal, signum);
+}
+
+int gateway_run(const struct sb_config *cfg, const char *www_dir, const char *schema_dir)
+{
+	static struct gateway gateway;    /* one per process; its address is stable */
+	struct gateway *gw = &gateway;
+	char err[512];
+	int code = 0;
+
+	signal(SIGPIPE, SIG_IGN);          /* a vanished peer is an error return */
+	gw->loop = uv_default_loop();
+	gw->cfg = cfg;
+	gw->www_dir = www_dir;
+	gw->started_ms = now_ms();
+
+	gw->history = history_open(&cfg->history, schema_dir, gw->loop, err, sizeof err);
+	if (!gw->history)
+		goto fail;
+	gw->bus = bus_new(gw->history);
+	gw->sse = sse_hub_new(gw);
+	gw->ws = ws_server_new(gw, err, sizeof err);
+	if (!gw->ws)
+		goto fail;
+	gw->listeners = xcalloc(cfg->n_transports, sizeof *gw->listeners);
+	for (size_t i = 0; i < cfg->n_transports; i++) {
+		struct listener *l = listener_new(gw, &cfg->transports[i], err, sizeof err);
+		if (!l)
+			goto fail;
+		gw->listeners[gw->n_listeners++] = l;
+	}
+	watch_signal(gw, &gw->sigterm, SIGTERM);
+	watch_signal(gw, &gw->sigint, SIGINT);
+	log_msg(LOG_INFO, "main", "switchboard %s ready (config %s, history %s, www %s)",
+		PACKAGE_VERSION, cfg->source, cfg->history.path, www_dir);
+
+	uv_run(gw->loop, UV_RUN_DEFAULT);
+	goto done;
+fail:
+	log_msg(LOG_ERROR, "main", "%s", err);
+	code = 1;
+	for (size_t i = 0; i < gw->n_listeners; i++)
+		listener_free(gw->listeners[i]);
+	history_close(gw->history);
+	ws_server_free(gw->ws);
+	sse_hub_free(gw->sse);
+	uv_run(gw->loop, UV_RUN_DEFAULT);  /* let handles close */
+done:
+	bus_free(gw->bus);
+	free(gw->listeners);
+	uv_loop_close(gw->loop);
+	return code;
+}

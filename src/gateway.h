@@ -1,0 +1,56 @@
+/* gateway.h - the running gateway: one loop, its listeners, the bus, the
+ * history, and the counters /info and /metrics report.
+ *
+ * Threads: the loop thread runs everything (MHD, libwebsockets, timers,
+ * fan-out, replay reads); the history writer thread only writes SQLite.
+ */
+#ifndef SB_GATEWAY_H
+#define SB_GATEWAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config.h"
+
+struct bus;
+struct history;
+struct listener;
+struct sse_hub;
+struct ws_server;
+
+struct gateway_stats {
+	uint64_t http_connections;     /* open, handed to MHD */
+	uint64_t http_requests;        /* answered */
+	uint64_t ws_connections;       /* open WebSocket connections */
+	uint64_t sse_clients;          /* open SSE streams */
+	uint64_t sse_cuts;             /* streams ended for being too slow */
+	uint64_t events_replayed;      /* events sent from history */
+	uint64_t sse_deliveries;       /* events queued to SSE streams */
+	uint64_t publish_rejected;     /* /publish answered 4xx */
+};
+
+struct gateway {
+	uv_loop_t *loop;
+	const struct sb_config *cfg;   /* borrowed */
+	const char *www_dir;           /* default static root */
+	int64_t started_ms;
+	struct bus *bus;
+	struct history *history;
+	struct sse_hub *sse;
+	struct ws_server *ws;
+	struct listener **listeners;
+	size_t n_listeners;
+	struct gateway_stats stats;
+	bool is_stopping;
+	uv_signal_t sigterm, sigint, sigpipe;
+};
+
+/* Runs the gateway until SIGTERM/SIGINT.  Returns the process exit code. */
+int gateway_run(const struct sb_config *cfg, const char *www_dir, const char *schema_dir);
+
+/* The realm/role a path serves, looked up in the config; NULL if none. */
+const struct sb_role *gateway_path_role(const struct gateway *gw, const struct sb_path *path);
+
+#endif

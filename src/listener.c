@@ -1,0 +1,346 @@
+/* listener.c - accept, peek at the request head, dispatch (see listener.h). */
+#include "listener.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "gateway.h"
+#include "http.h"
+#include "log.h"
+#include "mhd.h"
+#include "util.h"
+#include "ws.h"
+
+#define HEAD_MAX 8192                  /* larger heads go to MHD as they are */
+#define HEAD_DEADLINE_MS 10000
+#define BACKOFF_MAX_MS 64
+
+struct peek;
+
+struct listener {
+	struct gateway *gw;
+	const struct sb_transport *transport;
+	struct http_site site;
+	struct mhd_server *mhd;
+	int fd;
+	uv_poll_t poll;
+	struct peek *peeks;            /* connections still being peeked */
+	bool is_stopped, is_poll_closed, is_freed;
+};
+
+/* An accepted connection whose request head is not complete yet. */
+struct peek {
+	struct peek *prev, *next;
+	struct listener *listener;
+	int fd;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	uv_poll_t poll;
+	uv_timer_t timer;
+	unsigned backoff_ms;
+	uint64_t deadline;
+	int open_handles;
+};
+
+/* ---- classifying a head ------------------------------------------------------ */
+
+/* Value of header name in head (not NUL-terminated), or NULL. */
+static const char *find_header(const char *head, size_t len, const char *name, size_t *vlen)
+{
+	size_t nlen = strlen(name);
+	const char *end = head + len;
+	const char *line = memchr(head, '\n', len);
+	while (line && ++line < end) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
+		if (!eol)
+			return NULL;
+		if ((size_t)(eol - line) > nlen && line[nlen] == ':' && !strncasecmp(line, name, nlen)) {
+			const char *v = line + nlen + 1;
+			while (v < eol && (*v == ' ' || *v == '\t'))
+				v++;
+			*vlen = (size_t)(eol - v) - (eol[-1] == '\r');
+			return v;
+		}
+		line = eol;
+	}
+	return NULL;
+}
+
+static bool has_token(const char *v, size_t vlen, const char *token)
+{
+	size_t tlen = strlen(token);
+	for (size_t i = 0; v && i + tlen <= vlen; i++)
+		if (!strncasecmp(v + i, token, tlen))
+			return true;
+	return false;
+}
+
+enum listener_route listener_classify(const char *head, size_t len,
+				      bool (*is_ws_path)(void *ctx, const char *path, size_t len),
+				      void *ctx)
+{
+	if (!memmem(head, len, "\r\n\r\n", 4) && !memmem(head, len, "\n\n", 2))
+		return len >= HEAD_MAX ? ROUTE_TO_HTTP : ROUTE_INCOMPLETE;
+	size_t ulen = 0, plen = 0;
+	const char *upgrade = find_header(head, len, "Upgrade", &ulen);
+	const char *proto = find_header(head, len, "Sec-WebSocket-Protocol", &plen);
+	if (!has_token(upgrade, ulen, "websocket") || !has_token(proto, plen, "wamp.2.json"))
+		return ROUTE_TO_HTTP;          /* MHD answers, e.g. 400 for no subprotocol */
+	const char *target = memchr(head, ' ', len);
+	if (!target)
+		return ROUTE_TO_HTTP;
+	target++;
+	size_t tlen = strcspn(target, " ?\r\n");
+	return is_ws_path(ctx, target, tlen) ? ROUTE_TO_WEBSOCKET : ROUTE_TO_HTTP;
+}
+
+static bool site_is_ws_path(void *ctx, const char *path, size_t len)
+{
+	const struct http_site *site = ctx;
+	char p[512];
+	if (len >= sizeof p)
+		return false;
+	memcpy(p, path, len);
+	p[len] = '\0';
+	return http_site_is_websocket(site, p);
+}
+
+/* ---- peeking -------------------------------------------------------------------- */
+
+static void peek_handle_closed(uv_handle_t *h)
+{
+	struct peek *p = h->data;
+	if (--p->open_handles == 0)
+		free(p);
+}
+
+/* Forgets the peek; the fd now belongs to someone else (or is closed). */
+static void peek_done(struct peek *p)
+{
+	struct listener *l = p->listener;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		l->peeks = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	uv_close((uv_handle_t *)&p->poll, peek_handle_closed);
+	uv_close((uv_handle_t *)&p->timer, peek_handle_closed);
+}
+
+/* Peeks at fd's head.  ROUTE_INCOMPLETE: wait for more.  *closed is set
+ * when the peer went away (fd closed here). */
+static enum listener_route peek_route(struct listener *l, int fd, bool *closed)
+{
+	char head[HEAD_MAX];
+	ssize_t n = recv(fd, head, sizeof head, MSG_PEEK);
+	*closed = false;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return ROUTE_INCOMPLETE;
+	if (n <= 0) {
+		close(fd);                     /* closed or reset before a request */
+		*closed = true;
+		return ROUTE_TO_HTTP;
+	}
+	return listener_classify(head, (size_t)n, site_is_ws_path, &l->site);
+}
+
+/* Gives fd to its library.  Our own uv_poll on fd must be closed first:
+ * closing it later would unregister the library's watcher too. */
+static void hand_over(struct listener *l, int fd, enum listener_route route,
+		      const struct sockaddr *addr, socklen_t addrlen)
+{
+	if (route == ROUTE_TO_WEBSOCKET)
+		ws_server_adopt(l->gw->ws, fd);
+	else
+		mhd_server_adopt(l->mhd, fd, addr, addrlen);
+}
+
+static void on_peek_timer(uv_timer_t *t);
+
+static void peek_again(struct peek *p)
+{
+	/* uv_poll is level-triggered: with part of a head waiting it would
+	 * fire at once, so poll a partial head with a growing back-off. */
+	if (uv_now(p->poll.loop) >= p->deadline) {
+		log_msg(LOG_INFO, "listen", "fd %d: no complete request head within %d ms; closing",
+			p->fd, HEAD_DEADLINE_MS);
+		close(p->fd);
+		peek_done(p);
+		return;
+	}
+	bool closed;
+	enum listener_route route = peek_route(p->listener, p->fd, &closed);
+	if (route != ROUTE_INCOMPLETE) {
+		struct listener *l = p->listener;
+		struct sockaddr_storage addr = p->addr;
+		socklen_t addrlen = p->addrlen;
+		int fd = p->fd;
+		peek_done(p);
+		if (!closed)
+			hand_over(l, fd, route, (struct sockaddr *)&addr, addrlen);
+		return;
+	}
+	uv_poll_stop(&p->poll);
+	uv_timer_start(&p->timer, on_peek_timer, p->backoff_ms, 0);
+	if (p->backoff_ms < BACKOFF_MAX_MS)
+		p->backoff_ms *= 2;
+}
+
+static void on_peek_timer(uv_timer_t *t)
+{
+	peek_again(t->data);
+}
+
+static void on_peek_readable(uv_poll_t *poll, int status, int events)
+{
+	peek_again(poll->data);
+}
+
+static void watch(struct listener *l, int fd, const struct sockaddr_storage *addr, socklen_t addrlen)
+{
+	struct peek *p = xcalloc(1, sizeof *p);
+	p->listener = l;
+	p->fd = fd;
+	p->addr = *addr;
+	p->addrlen = addrlen;
+	p->backoff_ms = 1;
+	p->deadline = uv_now(l->gw->loop) + HEAD_DEADLINE_MS;
+	p->open_handles = 2;
+	uv_poll_init(l->gw->loop, &p->poll, fd);
+	uv_timer_init(l->gw->loop, &p->timer);
+	p->poll.data = p->timer.data = p;
+	p->next = l->peeks;
+	if (p->next)
+		p->next->prev = p;
+	l->peeks = p;
+	uv_poll_start(&p->poll, UV_READABLE, on_peek_readable);
+}
+
+static void on_accept(uv_poll_t *poll, int status, int events)
+{
+	struct listener *l = poll->data;
+	for (int i = 0; i < 256; i++) {
+		struct sockaddr_storage addr;
+		socklen_t addrlen = sizeof addr;
+		int fd = accept4(l->fd, (struct sockaddr *)&addr, &addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				log_msg(LOG_ERROR, "listen", "cannot accept: %s (raise the open file "
+					"limit, ulimit -n)", strerror(errno));
+			return;
+		}
+		/* Most heads arrive with the connection: try before polling. */
+		bool closed;
+		enum listener_route route = peek_route(l, fd, &closed);
+		if (route == ROUTE_INCOMPLETE)
+			watch(l, fd, &addr, addrlen);
+		else if (!closed)
+			hand_over(l, fd, route, (struct sockaddr *)&addr, addrlen);
+	}
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------ */
+
+static int bind_listen(const struct sb_endpoint *e, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	char port[16];
+	snprintf(port, sizeof port, "%d", e->port);
+	int rc = getaddrinfo(e->interface, port, &hints, &res);
+	if (rc) {
+		snprintf(err, errlen, "listen: cannot resolve interface \"%s\": %s",
+			 e->interface ? e->interface : "*", gai_strerror(rc));
+		return -1;
+	}
+	int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, e->backlog)) {
+		snprintf(err, errlen, "listen: cannot listen on %s:%d: %s (is another process "
+			 "using the port? change it with --listen or the endpoint's port)",
+			 e->interface ? e->interface : "*", e->port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+struct listener *listener_new(struct gateway *gw, const struct sb_transport *t,
+			      char *err, size_t errlen)
+{
+	struct listener *l = xcalloc(1, sizeof *l);
+	l->gw = gw;
+	l->transport = t;
+	http_site_init(&l->site, t);
+	l->fd = bind_listen(&t->endpoint, err, errlen);
+	if (l->fd < 0)
+		goto fail;
+	l->mhd = mhd_server_new(gw, &l->site, err, errlen);
+	if (!l->mhd) {
+		close(l->fd);
+		goto fail;
+	}
+	uv_poll_init(gw->loop, &l->poll, l->fd);
+	l->poll.data = l;
+	uv_poll_start(&l->poll, UV_READABLE, on_accept);
+	log_msg(LOG_INFO, "listen", "listening on %s:%d (%s transport)",
+		t->endpoint.interface ? t->endpoint.interface : "0.0.0.0", t->endpoint.port,
+		t->type == SB_TRANSPORT_WEB ? "web" : "websocket");
+	return l;
+fail:
+	http_site_cleanup(&l->site);
+	free(l);
+	return NULL;
+}
+
+static void release(struct listener *l)
+{
+	http_site_cleanup(&l->site);
+	free(l);
+}
+
+static void listen_poll_closed(uv_handle_t *h)
+{
+	struct listener *l = h->data;
+	l->is_poll_closed = true;
+	if (l->is_freed)
+		release(l);
+}
+
+void listener_stop(struct listener *l)
+{
+	if (l->is_stopped)
+		return;
+	l->is_stopped = true;
+	uv_close((uv_handle_t *)&l->poll, listen_poll_closed);  /* unregisters fd now */
+	close(l->fd);
+}
+
+void listener_free(struct listener *l)
+{
+	listener_stop(l);
+	while (l->peeks) {
+		int fd = l->peeks->fd;
+		peek_done(l->peeks);
+		close(fd);
+	}
+	mhd_server_free(l->mhd);
+	l->is_freed = true;
+	if (l->is_poll_closed)
+		release(l);
+}

@@ -1,0 +1,284 @@
+/* publish.c - /publish, /call and webhooks (see publish.h).
+ *
+ * Checks run in Crossbar's order: method, content type, body size, JSON,
+ * shape; request rejections are 4xx with {"error": URI, "args": [sentence]}.
+ * Requests that were understood but refused by WAMP rules (not authorized,
+ * reserved topic, no such procedure) are 200 with a WAMP error, as in
+ * Crossbar.io, so existing clients keep working.
+ */
+#include "publish.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "acl.h"
+#include "bus.h"
+#include "event.h"
+#include "gateway.h"
+#include "log.h"
+
+#define BAD_REQUEST "switchboard.error.bad_request"
+
+/* Headers every bridge reply carries (Crossbar's common.py). */
+static void bridge_headers(struct http_request *req)
+{
+	const char *origin = http_header(req, "Origin");
+	const char *want = http_header(req, "Access-Control-Request-Headers");
+	http_add_header(req, "Access-Control-Allow-Origin",
+			origin && strcmp(origin, "null") ? origin : "*");
+	http_add_header(req, "Access-Control-Allow-Credentials", "true");
+	if (want)
+		http_add_header(req, "Access-Control-Allow-Headers", want);
+	http_add_header(req, "Cache-Control", "no-store,no-cache,must-revalidate,max-age=0");
+}
+
+/* Method and content type.  Returns false after answering. */
+static bool check_request(struct http_request *req, bool needs_json)
+{
+	bridge_headers(req);
+	if (!strcmp(req->method, "OPTIONS")) {
+		http_add_header(req, "Allow", "POST,PUT,OPTIONS");
+		http_add_header(req, "Access-Control-Allow-Methods", "POST,PUT,OPTIONS");
+		req->response.status = 200;
+		return false;
+	}
+	if (strcmp(req->method, "POST") && strcmp(req->method, "PUT")) {
+		http_add_header(req, "Allow", "POST,PUT,OPTIONS");
+		http_error(req, 405, "switchboard.error.method_not_allowed",
+			   "Method not accepted by the REST bridge. (%s not allowed, only POST, PUT)",
+			   req->method);
+		return false;
+	}
+	const char *type = http_header(req, "Content-Type");
+	if (!type)
+		return true;
+	size_t essence = strcspn(type, ";");
+	while (essence && (type[essence - 1] == ' ' || type[essence - 1] == '\t'))
+		essence--;
+	if (needs_json && !(essence == 16 && !strncasecmp(type, "application/json", 16))) {
+		http_error(req, 400, BAD_REQUEST,
+			   "Non-accepted content type. (must be one of 'application/json', not '%.*s')",
+			   (int)essence, type);
+		return false;
+	}
+	const char *charset = strcasestr(type, "charset=");
+	if (charset) {
+		charset += 8;
+		charset += *charset == '"';
+		if (strncasecmp(charset, "utf-8", 5) && strncasecmp(charset, "utf8", 4)) {
+			http_error(req, 400, BAD_REQUEST, "Non-accepted request encoding, must be UTF-8.");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Parses the body as a JSON object with a string under uri_key.  Returns
+ * the object (new reference) or NULL after answering 400. */
+static json_t *parse_body(struct http_request *req, const char *uri_key)
+{
+	json_error_t jerr;
+	json_t *body = json_loadb(req->body.data ? req->body.data : "", req->body.len, 0, &jerr);
+	if (!body) {
+		http_error(req, 400, BAD_REQUEST, "Request body was invalid JSON. (%s at line %d, column %d)",
+			   jerr.text, jerr.line, jerr.column);
+		return NULL;
+	}
+	const char *problem = NULL;
+	json_t *uri = json_object_get(body, uri_key);
+	json_t *args = json_object_get(body, "args");
+	json_t *kwargs = json_object_get(body, "kwargs");
+	json_t *options = json_object_get(body, "options");
+	if (!json_is_object(body))
+		problem = "Request body was valid JSON, but not well formed (must be a dict).";
+	else if (!uri)
+		problem = NULL;
+	else if (!json_is_string(uri) || !uri_is_valid(json_string_value(uri)))
+		problem = "invalid URI";
+	else if (args && !json_is_null(args) && !json_is_array(args))
+		problem = "Request body was valid JSON, but 'args' must be a list.";
+	else if (kwargs && !json_is_null(kwargs) && !json_is_object(kwargs))
+		problem = "Request body was valid JSON, but 'kwargs' must be a dict.";
+	else if (options && !json_is_null(options) && !json_is_object(options))
+		problem = "Request body was valid JSON, but 'options' must be a dict.";
+
+	if (json_is_object(body) && !uri) {
+		http_error(req, 400, BAD_REQUEST,
+			   "Request body was valid JSON, but not well formed (missing key '%s').", uri_key);
+	} else if (problem && !strcmp(problem, "invalid URI")) {
+		char *text = json_dumps(uri, JSON_COMPACT | JSON_ENCODE_ANY);
+		http_error(req, 400, BAD_REQUEST,
+			   "Request body was valid JSON, but '%s' is not a valid URI: %.200s "
+			   "(dot-separated non-empty components without spaces or '#')", uri_key, text);
+		free(text);
+	} else if (problem) {
+		http_error(req, 400, BAD_REQUEST, "%s", problem);
+	} else {
+		return body;
+	}
+	json_decref(body);
+	return NULL;
+}
+
+static void wamp_error(struct http_request *req, const char *uri, const char *message)
+{
+	http_json(req, 200, json_pack("{s:s, s:[s], s:{}}", "error", uri, "args", message, "kwargs"));
+}
+
+static json_t *take_array(json_t *body, const char *key)
+{
+	json_t *v = json_object_get(body, key);
+	return json_is_array(v) ? json_incref(v) : NULL;
+}
+
+/* ---- publishing ----------------------------------------------------------- */
+
+struct publish_wait {
+	struct http_request *req;      /* NULL once the client has gone */
+	bool is_webhook;               /* reply 202 "OK", as Crossbar */
+};
+
+static void publish_cancelled(struct http_request *req)
+{
+	struct publish_wait *w = req->pending;
+	w->req = NULL;
+}
+
+static void published(void *ctx, struct event *ev, int err)
+{
+	struct publish_wait *w = ctx;
+	struct http_request *req = w->req;
+	bool is_webhook = w->is_webhook;
+	free(w);
+	if (!req)
+		return;                /* stored all the same; nobody to tell */
+	if (is_webhook) {
+		req->response.status = err ? 500 : 202;
+		req->response.content_type = "text/plain; charset=utf-8";
+		buf_append(&req->response.body, err ? "NOT OK" : "OK", err ? 6 : 2);
+	} else if (err)
+		http_error(req, 503, "switchboard.error.history_unavailable",
+			   "The event could not be stored in history; it was not published. "
+			   "Retry later.");
+	else
+		http_json(req, 200, json_pack("{s:I}", "id", (json_int_t)ev->pub_id));
+	http_finish(req);
+}
+
+/* Publishes a validated request's event; the reply follows the commit. */
+static enum http_result publish_event(struct http_request *req, const char *topic,
+				      json_t *args, json_t *kwargs, const char *sse_event)
+{
+	bool is_webhook = req->route->kind == ROUTE_WEBHOOK;
+	const struct sb_path *path = req->route->path;
+	struct event *ev = event_new(path->realm, topic, args, kwargs, sse_event);
+	struct publish_wait *w = xmalloc(sizeof *w);
+	w->req = req;
+	w->is_webhook = is_webhook;
+	req->pending = w;
+	req->cancel = publish_cancelled;
+	bus_publish(req->gw->bus, ev, published, w);
+	event_unref(ev);
+	return HTTP_PENDING;
+}
+
+enum http_result publish_handle(struct http_request *req)
+{
+	if (!check_request(req, true))
+		return HTTP_DONE;
+	json_t *body = parse_body(req, "topic");
+	if (!body)
+		return HTTP_DONE;
+
+	const char *topic = json_string_value(json_object_get(body, "topic"));
+	json_t *options = json_object_get(body, "options");
+	json_t *sse_event = json_object_get(options, "sse_event");
+	const struct sb_role *role = gateway_path_role(req->gw, req->route->path);
+	enum http_result result = HTTP_DONE;
+	char message[512];
+
+	if (sse_event && (!json_is_string(sse_event) || !json_string_length(sse_event) ||
+			  strpbrk(json_string_value(sse_event), "\r\n"))) {
+		http_error(req, 400, BAD_REQUEST, "options.sse_event must be a non-empty string "
+			   "without line breaks.");
+	} else if (!acl_allows(role, ACL_PUBLISH, topic)) {
+		snprintf(message, sizeof message, "session not authorized to publish to topic '%s'", topic);
+		wamp_error(req, "wamp.error.not_authorized", message);
+	} else if (!strncmp(topic, "wamp.", 5)) {
+		snprintf(message, sizeof message, "publish with restricted topic URI '%s'", topic);
+		wamp_error(req, "wamp.error.invalid_uri", message);
+	} else {
+		json_t *kwargs = json_object_get(body, "kwargs");
+		result = publish_event(req, topic, take_array(body, "args"),
+				       json_is_object(kwargs) ? json_incref(kwargs) : NULL,
+				       json_string_value(sse_event));
+	}
+	json_decref(body);
+	return result;
+}
+
+enum http_result publish_handle_call(struct http_request *req)
+{
+	if (!check_request(req, true))
+		return HTTP_DONE;
+	json_t *body = parse_body(req, "procedure");
+	if (!body)
+		return HTTP_DONE;
+	const char *procedure = json_string_value(json_object_get(body, "procedure"));
+	const struct sb_path *path = req->route->path;
+	const struct sb_role *role = gateway_path_role(req->gw, path);
+	char message[512];
+	if (!acl_allows(role, ACL_CALL, procedure)) {
+		snprintf(message, sizeof message, "session (authrole=\"%s\") is not authorized to "
+			 "call procedure \"%s\" on realm \"%s\"", path->role, procedure, path->realm);
+		wamp_error(req, "wamp.error.not_authorized", message);
+	} else {
+		/* The dealer arrives with WAMP sessions; until a callee can
+		 * register, every procedure is unknown. */
+		snprintf(message, sizeof message, "no callee registered for procedure %s", procedure);
+		wamp_error(req, "wamp.error.no_such_procedure", message);
+	}
+	json_decref(body);
+	return HTTP_DONE;
+}
+
+/* ---- webhook ----------------------------------------------------------------- */
+
+/* Header names as Twisted prints them: "content-type" -> "Content-Type". */
+static void add_header(void *ctx, const char *name, const char *value)
+{
+	json_t *headers = ctx;
+	char canonical[256];
+	size_t i = 0;
+	for (bool upper = true; name[i] && i < sizeof canonical - 1; i++) {
+		canonical[i] = upper ? (char)toupper((unsigned char)name[i])
+				     : (char)tolower((unsigned char)name[i]);
+		upper = name[i] == '-';
+	}
+	canonical[i] = '\0';
+	json_t *values = json_object_get(headers, canonical);
+	if (!values)
+		json_object_set_new(headers, canonical, values = json_array());
+	json_t *v = json_string(value);   /* NULL if not UTF-8 */
+	json_array_append_new(values, v ? v : json_string(""));
+}
+
+enum http_result publish_handle_webhook(struct http_request *req)
+{
+	if (!check_request(req, false))
+		return HTTP_DONE;
+	json_t *text = json_stringn(req->body.data ? req->body.data : "", req->body.len);
+	if (!text) {
+		http_error(req, 400, BAD_REQUEST, "Non-decodable request body, was not UTF-8.");
+		return HTTP_DONE;
+	}
+	json_t *headers = json_object();
+	req->adapter->each_header(req, add_header, headers);
+	json_t *args = json_pack("[{s:o, s:o}]", "headers", headers, "body", text);
+	return publish_event(req, req->route->path->webhook_topic, args, NULL, NULL);
+}

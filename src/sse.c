@@ -1,0 +1,446 @@
+/* sse.c - event streams, replay, slow-client cuts, heartbeats (see sse.h). */
+#include "sse.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "acl.h"
+#include "bus.h"
+#include "event.h"
+#include "gateway.h"
+#include "history.h"
+#include "log.h"
+
+#define MAX_TOPICS 64
+#define REPLAY_CHUNK 64
+#define INLINE_RING 4
+
+struct sse_client {
+	struct http_stream stream;         /* the adapter's view; first member */
+	struct sse_hub *hub;
+	struct sse_client *prev, *next;
+	char peer[64];
+
+	const struct sb_path *path;
+	struct history_filter filter;      /* realm, topics, match */
+	struct bus_sub *subs[MAX_TOPICS];
+
+	struct event **ring;               /* queued events, shared */
+	struct event *inline_ring[INLINE_RING];
+	size_t cap, head, count, limit;
+	size_t frame_off;                  /* bytes of ring[head] written */
+
+	struct buf pre;                    /* retry line, comments */
+	size_t pre_off;
+
+	bool is_replaying;
+	uint64_t cursor;                   /* every event <= cursor is handled */
+	bool is_cut, is_ended, needs_ping;
+	int64_t last_write_ms;
+};
+
+struct sse_hub {
+	struct gateway *gw;
+	struct sse_client *clients;
+	uv_timer_t heartbeat;
+};
+
+/* ---- framing ------------------------------------------------------------- */
+
+void sse_frame_build(struct buf *out, const char *id, const char *event,
+		     const char *data, size_t len)
+{
+	if (id)
+		buf_appendf(out, "id: %s\n", id);
+	if (event)
+		buf_appendf(out, "event: %s\n", event);
+	size_t start = 0;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && data[i] != '\r' && data[i] != '\n')
+			continue;
+		buf_append(out, "data: ", 6);
+		buf_append(out, data + start, i - start);
+		buf_append(out, "\n", 1);
+		if (i < len && data[i] == '\r' && i + 1 < len && data[i + 1] == '\n')
+			i++;
+		start = i + 1;
+	}
+	buf_append(out, "\n", 1);
+}
+
+void sse_comment_build(struct buf *out, const char *text)
+{
+	size_t start = 0, len = strlen(text);
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && text[i] != '\r' && text[i] != '\n')
+			continue;
+		buf_append(out, ": ", 2);
+		buf_append(out, text + start, i - start);
+		buf_append(out, "\n", 1);
+		start = i + 1;
+	}
+	buf_append(out, "\n", 1);
+}
+
+/* ---- the queue ----------------------------------------------------------- */
+
+static void wake(struct sse_client *c)
+{
+	if (c->stream.is_paused && c->stream.wake)
+		c->stream.wake(&c->stream);
+}
+
+static void push(struct sse_client *c, struct event *ev)
+{
+	if (c->count == c->cap) {
+		size_t cap = c->cap * 2;
+		struct event **ring = xmalloc(cap * sizeof *ring);
+		for (size_t i = 0; i < c->count; i++)
+			ring[i] = c->ring[(c->head + i) % c->cap];
+		if (c->ring != c->inline_ring)
+			free(c->ring);
+		c->ring = ring;
+		c->cap = cap;
+		c->head = 0;
+	}
+	c->ring[(c->head + c->count) % c->cap] = ev;
+	c->count++;
+}
+
+static void pop(struct sse_client *c)
+{
+	event_unref(c->ring[c->head]);
+	c->head = (c->head + 1) % c->cap;
+	c->count--;
+	c->frame_off = 0;
+}
+
+/* Bus delivery: queue the shared event, or cut a client that lags. */
+static void on_event(void *ctx, struct event *ev)
+{
+	struct sse_client *c = ctx;
+	struct gateway *gw = c->hub->gw;
+	if (c->is_replaying || c->is_cut || c->is_ended || ev->seq <= c->cursor)
+		return;                    /* replay reads it; or overlapping topics */
+	if (c->count >= c->limit) {
+		c->is_cut = true;
+		gw->stats.sse_cuts++;
+		log_msg(LOG_WARN, "sse", "%s: too slow, %zu events queued; ending the stream "
+			"(it will resume from its Last-Event-ID; raise queue_limit if this is common)",
+			c->peer, c->count);
+		/* A client that never reads never lets the adapter call read()
+		 * again, so ending the body is not enough: drop the connection. */
+		if (c->stream.kill)
+			c->stream.kill(&c->stream);
+		wake(c);
+		return;
+	}
+	push(c, event_ref(ev));
+	c->cursor = ev->seq;
+	gw->stats.sse_deliveries++;
+	wake(c);
+}
+
+static void on_replayed(void *ctx, struct event *ev)
+{
+	struct sse_client *c = ctx;
+	push(c, ev);                       /* takes the new reference */
+	c->hub->gw->stats.events_replayed++;
+}
+
+/* Reads the next chunk of history; leaves replay mode once caught up. */
+static void replay_more(struct sse_client *c)
+{
+	struct gateway *gw = c->hub->gw;
+	uint64_t upto = bus_delivered_seq(gw->bus);
+	size_t room = c->limit > c->count ? c->limit - c->count : 0;
+	size_t max = room < REPLAY_CHUNK ? room : REPLAY_CHUNK;
+	if (max == 0)
+		return;
+	c->cursor = history_replay(gw->history, &c->filter, c->cursor, upto, max, on_replayed, c);
+	if (c->cursor >= upto)
+		c->is_replaying = false;   /* later events all arrive live */
+}
+
+/* ---- the stream the adapter reads ------------------------------------------ */
+
+static size_t copy_out(char *dst, size_t max, const char *src, size_t len, size_t *off)
+{
+	size_t n = len - *off < max ? len - *off : max;
+	memcpy(dst, src + *off, n);
+	*off += n;
+	return n;
+}
+
+static ssize_t stream_read(struct http_stream *s, char *buf, size_t max)
+{
+	struct sse_client *c = (struct sse_client *)s;
+	size_t n = 0;
+
+	if (c->is_cut || c->is_ended)
+		return HTTP_STREAM_END;
+	if (c->pre_off < c->pre.len) {
+		n += copy_out(buf, max, c->pre.data, c->pre.len, &c->pre_off);
+		if (c->pre_off == c->pre.len) {
+			buf_free(&c->pre);
+			c->pre_off = 0;
+		}
+	}
+	if (c->count == 0 && c->is_replaying)
+		replay_more(c);
+	while (n < max && c->count) {
+		struct event *ev = c->ring[c->head];
+		n += copy_out(buf + n, max - n, ev->frame, ev->frame_len, &c->frame_off);
+		if (c->frame_off == ev->frame_len)
+			pop(c);
+		if (c->count == 0 && c->is_replaying)
+			replay_more(c);
+	}
+	if (c->needs_ping && n + 8 <= max) {
+		memcpy(buf + n, ": ping\n\n", 8);
+		n += 8;
+		c->needs_ping = false;
+	}
+	if (n)
+		c->last_write_ms = uv_now(c->hub->gw->loop);
+	return (ssize_t)n;
+}
+
+static void stream_closed(struct http_stream *s)
+{
+	struct sse_client *c = (struct sse_client *)s;
+	struct sse_hub *hub = c->hub;
+	for (size_t i = 0; i < c->filter.n_topics; i++) {
+		bus_unsubscribe(hub->gw->bus, c->subs[i]);
+		free(c->filter.topics[i]);
+	}
+	free(c->filter.topics);
+	while (c->count)
+		pop(c);
+	if (c->ring != c->inline_ring)
+		free(c->ring);
+	buf_free(&c->pre);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		hub->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	hub->gw->stats.sse_clients--;
+	log_msg(LOG_DEBUG, "sse", "%s: stream closed", c->peer);
+	free(c);
+}
+
+/* ---- GET /sse ---------------------------------------------------------------- */
+
+struct sse_query {
+	const char *topics[MAX_TOPICS + 1];
+	size_t n_topics;
+	const char *match;
+	const char *last_event_id;
+};
+
+static void collect_query(void *ctx, const char *name, const char *value)
+{
+	struct sse_query *q = ctx;
+	if (!value)
+		value = "";
+	if (!strcmp(name, "topic")) {
+		if (q->n_topics <= MAX_TOPICS)
+			q->topics[q->n_topics++] = value;
+	} else if (!strcmp(name, "match")) {
+		q->match = value;
+	} else if (!strcmp(name, "lastEventId") || !strcmp(name, "last_event_id") ||
+		   !strcmp(name, "lastEventID")) {
+		q->last_event_id = value;
+	}
+}
+
+/* Parses a decimal sequence; false if id is not one. */
+static bool parse_seq(const char *id, uint64_t *seq)
+{
+	if (!*id || strlen(id) > 19 || strspn(id, "0123456789") != strlen(id))
+		return false;
+	*seq = strtoull(id, NULL, 10);
+	return true;
+}
+
+/* Validates the query and fills match; answers 400/403 and returns false. */
+static bool check_query(struct http_request *req, struct sse_query *q, enum uri_match *match)
+{
+	const struct sb_role *role = gateway_path_role(req->gw, req->route->path);
+	int m = q->match ? uri_match_parse(q->match) : URI_EXACT;
+	if (m < 0) {
+		http_error(req, 400, "switchboard.error.bad_request",
+			   "Unknown match '%s': use exact, prefix or wildcard.", q->match);
+		return false;
+	}
+	*match = (enum uri_match)m;
+	if (q->n_topics == 0 || q->n_topics > MAX_TOPICS) {
+		http_error(req, 400, "switchboard.error.bad_request",
+			   "Name between 1 and %d topics: /sse?topic=com.example.news&topic=...",
+			   MAX_TOPICS);
+		return false;
+	}
+	for (size_t i = 0; i < q->n_topics; i++) {
+		bool ok = *match == URI_EXACT ? uri_is_valid(q->topics[i])
+					      : uri_pattern_is_valid(q->topics[i], *match);
+		if (!ok) {
+			http_error(req, 400, "switchboard.error.bad_request",
+				   "Invalid topic '%.200s' for match %s (dot-separated components "
+				   "without spaces or '#').", q->topics[i], uri_match_name(*match));
+			return false;
+		}
+		if (!acl_allows(role, ACL_SUBSCRIBE, q->topics[i])) {
+			http_error(req, 403, "wamp.error.not_authorized",
+				   "Role '%s' may not subscribe to '%.200s'.",
+				   req->route->path->role, q->topics[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Decides where the stream starts, and says why in a comment if the
+ * cursor cannot be honoured exactly. */
+static void position(struct sse_client *c, struct gateway *gw, const char *id)
+{
+	uint64_t delivered = bus_delivered_seq(gw->bus);
+	uint64_t seq;
+	char note[256];
+	c->cursor = delivered;
+	if (!id)
+		return;                    /* live only */
+	c->is_replaying = true;
+	if (!parse_seq(id, &seq) || seq > delivered) {
+		snprintf(note, sizeof note, "Last-Event-ID '%.40s' is unknown here; replaying "
+			 "every event history holds for these topics", id);
+		sse_comment_build(&c->pre, note);
+		c->cursor = 0;
+		return;
+	}
+	c->cursor = seq;
+	uint64_t trimmed = history_trimmed_seq(gw->history, &c->filter);
+	if (seq < trimmed) {
+		snprintf(note, sizeof note, "events after %" PRIu64 " up to %" PRIu64
+			 " have expired from history; replaying what remains", seq, trimmed);
+		sse_comment_build(&c->pre, note);
+	}
+}
+
+enum http_result sse_handle(struct http_request *req)
+{
+	const struct sb_path *path = req->route->path;
+	struct gateway *gw = req->gw;
+	struct sse_query q = {0};
+	enum uri_match match;
+
+	http_cors(req, &path->cors);
+	if (!strcmp(req->method, "OPTIONS")) {
+		http_add_header(req, "Access-Control-Allow-Methods", "GET");
+		http_add_header(req, "Access-Control-Allow-Headers",
+				"last-event-id, cache-control, authorization");
+		req->response.status = 204;
+		return HTTP_DONE;
+	}
+	if (strcmp(req->method, "GET")) {
+		http_error(req, 405, "switchboard.error.method_not_allowed",
+			   "Use GET for an event stream (not %s).", req->method);
+		return HTTP_DONE;
+	}
+	req->adapter->each_query(req, collect_query, &q);
+	const char *header_id = http_header(req, "Last-Event-ID");
+	if (header_id)
+		q.last_event_id = header_id;   /* the header wins: the URL is stale */
+	if (!check_query(req, &q, &match))
+		return HTTP_DONE;
+
+	struct sse_client *c = xcalloc(1, sizeof *c);
+	c->hub = gw->sse;
+	c->path = path;
+	snprintf(c->peer, sizeof c->peer, "%s", req->peer);
+	c->ring = c->inline_ring;
+	c->cap = INLINE_RING;
+	c->limit = path->queue_limit ? path->queue_limit : 1024;
+	c->filter.realm = path->realm;
+	c->filter.match = match;
+	c->filter.n_topics = q.n_topics;
+	c->filter.topics = xcalloc(q.n_topics, sizeof(char *));
+	for (size_t i = 0; i < q.n_topics; i++) {
+		c->filter.topics[i] = xstrdup(q.topics[i]);
+		c->subs[i] = bus_subscribe(gw->bus, path->realm, q.topics[i], match, on_event, c);
+	}
+	buf_appendf(&c->pre, "retry: %d\n\n", path->retry_ms > 0 ? path->retry_ms : 3000);
+	position(c, gw, q.last_event_id);
+	c->last_write_ms = uv_now(gw->loop);
+	c->stream.read = stream_read;
+	c->stream.closed = stream_closed;
+
+	c->next = c->hub->clients;
+	if (c->next)
+		c->next->prev = c;
+	c->hub->clients = c;
+	gw->stats.sse_clients++;
+
+	req->response.status = 200;
+	req->response.content_type = "text/event-stream";
+	http_add_header(req, "Cache-Control", "no-cache");
+	http_add_header(req, "X-Accel-Buffering", "no");
+	req->response.stream = &c->stream;
+	log_msg(LOG_DEBUG, "sse", "%s: stream opened, %zu topics, cursor %" PRIu64 "%s",
+		c->peer, q.n_topics, c->cursor, c->is_replaying ? " (replaying)" : "");
+	return HTTP_DONE;
+}
+
+/* ---- the hub: heartbeats and shutdown ----------------------------------------- */
+
+static void on_heartbeat(uv_timer_t *t)
+{
+	struct sse_hub *hub = t->data;
+	uint64_t now = uv_now(hub->gw->loop);
+	for (struct sse_client *c = hub->clients; c; c = c->next) {
+		int64_t every = (int64_t)(c->path->heartbeat_s > 0 ? c->path->heartbeat_s : 15) * 1000;
+		if ((int64_t)now - c->last_write_ms >= every) {
+			c->needs_ping = true;
+			c->last_write_ms = (int64_t)now;
+			wake(c);
+		}
+	}
+}
+
+struct sse_hub *sse_hub_new(struct gateway *gw)
+{
+	struct sse_hub *hub = xcalloc(1, sizeof *hub);
+	hub->gw = gw;
+	uv_timer_init(gw->loop, &hub->heartbeat);
+	hub->heartbeat.data = hub;
+	uv_timer_start(&hub->heartbeat, on_heartbeat, 1000, 1000);
+	return hub;
+}
+
+void sse_hub_end_all(struct sse_hub *hub)
+{
+	for (struct sse_client *c = hub->clients; c; c = c->next) {
+		c->is_ended = true;
+		wake(c);
+	}
+	uv_timer_stop(&hub->heartbeat);
+}
+
+static void free_hub(uv_handle_t *handle)
+{
+	free(handle->data);
+}
+
+void sse_hub_free(struct sse_hub *hub)
+{
+	if (hub)
+		uv_close((uv_handle_t *)&hub->heartbeat, free_hub);
+}

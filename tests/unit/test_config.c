@@ -1,0 +1,637 @@
+/* test_config.c - config.c: the default, a Crossbar-style config, starred
+ * permission URIs, the starter file round trip, and one line per bad
+ * config naming the key path its error must contain.
+ *
+ * JSON in this file is written with ' for " to stay readable; jsonq()
+ * swaps them back.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "tap.h"
+
+static char cwd[PATH_MAX];
+
+/* New string: tmpl with its one '@' replaced by snippet, ' -> ". */
+static char *jsonq(const char *tmpl, const char *snippet)
+{
+	size_t n = strlen(tmpl) + strlen(snippet) + 1;
+	char *out = malloc(n), *w = out;
+	for (const char *s = tmpl; *s; s++) {
+		if (*s == '@') {
+			for (const char *q = snippet; *q; q++)
+				*w++ = *q == '\'' ? '"' : *q;
+		} else {
+			*w++ = *s == '\'' ? '"' : *s;
+		}
+	}
+	*w = '\0';
+	return out;
+}
+
+static int parse_q(struct sb_config *cfg, const char *tmpl, const char *snippet,
+		   char *err, size_t errlen)
+{
+	char *text = jsonq(tmpl, snippet);
+	int rc = config_parse(cfg, text, "t.json", "/srv/app/.crossbar", err, errlen);
+	free(text);
+	return rc;
+}
+
+static bool is_empty(const struct sb_config *cfg)
+{
+	return !cfg->source && !cfg->cbdir && !cfg->realms && !cfg->n_realms &&
+	       !cfg->transports && !cfg->n_transports && !cfg->history.path &&
+	       !cfg->history.rules && !cfg->history.n_rules;
+}
+
+/* ---- the embedded default ---------------------------------------------- */
+
+static void test_default(void)
+{
+	struct sb_config cfg;
+	char err[512];
+	if (!ok(config_load_default(&cfg, err, sizeof(err)) == 0, "default parses")) {
+		diag("%s", err);
+		return;
+	}
+	char db[PATH_MAX + 16];
+	snprintf(db, sizeof(db), "%s/switchboard.db", cwd);
+
+	is_str(cfg.source, "(default)", "default: source");
+	is_str(cfg.cbdir, cwd, "default: cbdir is the working directory");
+	is_int((long long)cfg.n_realms, 1, "default: one realm");
+	is_str(cfg.realms[0].name, "realm1", "default: realm1");
+	const struct sb_realm *realm = config_realm(&cfg, "realm1");
+	ok(realm == &cfg.realms[0], "config_realm finds realm1");
+	ok(config_realm(&cfg, "realm2") == NULL, "config_realm: unknown -> NULL");
+	const struct sb_role *role = config_role(realm, "anonymous");
+	ok(role && role->n_permissions == 1, "default: role anonymous, one rule");
+	ok(config_role(realm, "trusted") == NULL, "config_role: unknown -> NULL");
+	const struct sb_permission *p = &role->permissions[0];
+	ok(!strcmp(p->uri, "") && p->match == URI_PREFIX, "default: rule is prefix \"\"");
+	ok(p->allow_call && p->allow_register && p->allow_publish && p->allow_subscribe,
+	   "default: all four actions allowed");
+	ok(!p->disclose_caller && !p->disclose_publisher && p->cache,
+	   "default: disclose false, cache true");
+
+	is_int((long long)cfg.n_transports, 1, "default: one transport");
+	const struct sb_transport *t = &cfg.transports[0];
+	ok(t->type == SB_TRANSPORT_WEB, "default: web transport");
+	is_str(t->endpoint.interface, "127.0.0.1", "default: interface");
+	is_int(t->endpoint.port, 8080, "default: port");
+	is_int(t->endpoint.backlog, 1024, "default: backlog");
+	is_int((long long)t->max_connections, 20000, "default: max_connections");
+	is_int((long long)t->connection_memory, 8192, "default: connection_memory");
+
+	static const struct { const char *name; enum sb_path_type type; } want[] = {
+		{"/", SB_PATH_STATIC}, {"ws", SB_PATH_WEBSOCKET},
+		{"publish", SB_PATH_PUBLISHER}, {"call", SB_PATH_CALLER},
+		{"sse", SB_PATH_EVENTSOURCE}, {"info", SB_PATH_NODEINFO},
+	};
+	if (is_int((long long)t->n_paths, 6, "default: six paths"))
+		for (size_t i = 0; i < 6; i++)
+			ok(!strcmp(t->paths[i].name, want[i].name) && t->paths[i].type == want[i].type,
+			   "default: path %zu is %s", i, want[i].name);
+	ok(t->paths[0].directory == NULL && !t->paths[0].directory_listing,
+	   "default: static directory NULL (the www root), no listing");
+	is_int((long long)t->paths[1].max_message_size, 1048576, "default: ws max_message_size");
+	ok(!t->paths[1].realm && !t->paths[1].role, "default: ws has no realm/role");
+	ok(!strcmp(t->paths[2].realm, "realm1") && !strcmp(t->paths[2].role, "anonymous"),
+	   "default: publish realm1/anonymous");
+	is_int((long long)t->paths[2].post_body_limit, 65536, "default: publish post_body_limit");
+	is_int((long long)t->paths[3].post_body_limit, 65536, "default: call post_body_limit");
+	const struct sb_path *sse = &t->paths[4];
+	is_int(sse->heartbeat_s, 15, "default: sse heartbeat");
+	is_int(sse->retry_ms, 3000, "default: sse retry");
+	is_int((long long)sse->queue_limit, 1024, "default: sse queue_limit");
+	ok(sse->cors.n_allowed_origins == 1 && !strcmp(sse->cors.allowed_origins[0], "*"),
+	   "default: sse allowed_origins [\"*\"]");
+
+	is_str(cfg.history.path, db, "default: history in the working directory");
+	ok(!cfg.history.sync_full, "default: sync normal");
+	if (is_int((long long)cfg.history.n_rules, 1, "default: one retention rule")) {
+		const struct sb_retention *r = &cfg.history.rules[0];
+		ok(!strcmp(r->uri, "") && r->match == URI_PREFIX && r->max_events == 1000 &&
+		   r->max_age_s == 86400, "default: retention prefix \"\" 1000 events 86400 s");
+	}
+	config_free(&cfg);
+	ok(is_empty(&cfg), "config_free zeroes the struct");
+}
+
+/* ---- a config written for Crossbar ------------------------------------- */
+
+/* The seed article's router plus `crossbar init`'s web transport options. */
+static const char seed[] =
+	"{'$schema': 'https://raw.githubusercontent.com/crossbario/crossbar/master/crossbar.json',"
+	" 'version': 2, 'controller': {},"
+	" 'workers': [{"
+	"  'type': 'router', 'options': {'pythonpath': ['..']},"
+	"  'realms': [{'name': 'acme-company', 'roles': [{'name': 'anonymous', 'permissions': [{"
+	"    'uri': '', 'match': 'prefix',"
+	"    'allow': {'call': true, 'register': true, 'publish': true, 'subscribe': true},"
+	"    'disclose': {'caller': false, 'publisher': false}, 'cache': true}]}]}],"
+	"  'transports': ["
+	"   {'type': 'websocket', 'endpoint': {'type': 'tcp', 'port': 7000}},"
+	"   {'type': 'web', 'endpoint': {'type': 'tcp', 'port': 8000, 'backlog': 1024},"
+	"    'paths': {"
+	"     '/': {'type': 'static', 'directory': '../web',"
+	"           'options': {'enable_directory_listing': true}},"
+	"     'publish': {'type': 'publisher', 'realm': 'acme-company', 'role': 'anonymous',"
+	"                 'options': {'debug': true}},"
+	"     'info': {'type': 'nodeinfo'},"
+	"     'ws': {'type': 'websocket', 'serializers': ['cbor', 'msgpack', 'json'],"
+	"            'options': {'allowed_origins': ['*'], 'allow_null_origin': true,"
+	"             'enable_webstatus': false, 'max_frame_size': 1048576,"
+	"             'max_message_size': 1048576, 'auto_fragment_size': 65536,"
+	"             'fail_by_drop': true, 'open_handshake_timeout': 2500,"
+	"             'close_handshake_timeout': 1000, 'auto_ping_interval': 10000,"
+	"             'auto_ping_timeout': 5000, 'auto_ping_size': 12,"
+	"             'compression': {'deflate': {'request_no_context_takeover': false,"
+	"               'request_max_window_bits': 13, 'no_context_takeover': false,"
+	"               'max_window_bits': 13, 'memory_level': 5}}}},"
+	"     'call': {'type': 'caller', 'realm': 'acme-company', 'role': 'anonymous',"
+	"              'options': {'debug': true}}"
+	"    }}"
+	"  ]"
+	" }]"
+	"}";
+
+static void test_seed(void)
+{
+	struct sb_config cfg;
+	char err[512];
+	if (!ok(parse_q(&cfg, "@", seed, err, sizeof(err)) == 0, "crossbar seed config parses")) {
+		diag("%s", err);
+		return;
+	}
+	is_str(cfg.cbdir, "/srv/app/.crossbar", "seed: cbdir");
+	is_str(cfg.realms[0].name, "acme-company", "seed: realm");
+	is_int((long long)cfg.n_transports, 2, "seed: two transports");
+	const struct sb_transport *ws = &cfg.transports[0], *web = &cfg.transports[1];
+	ok(ws->type == SB_TRANSPORT_WEBSOCKET && ws->endpoint.port == 7000 &&
+	   ws->endpoint.interface == NULL, "seed: websocket transport on all interfaces :7000");
+	ok(ws->n_paths == 1 && !strcmp(ws->paths[0].name, "/") &&
+	   ws->paths[0].type == SB_PATH_WEBSOCKET && ws->paths[0].max_message_size == 1048576,
+	   "seed: websocket transport is one websocket path \"/\"");
+	ok(web->type == SB_TRANSPORT_WEB && web->endpoint.port == 8000 && web->n_paths == 5,
+	   "seed: web transport :8000 with five paths");
+	is_str(web->paths[0].directory, "/srv/app/.crossbar/../web",
+	       "seed: static directory resolved against cbdir");
+	ok(web->paths[0].directory_listing, "seed: directory listing on");
+	is_str(web->paths[1].role, "anonymous", "seed: publisher role");
+	is_str(cfg.history.path, "/srv/app/.crossbar/switchboard.db",
+	       "seed: history defaults to cbdir/switchboard.db");
+	config_free(&cfg);
+}
+
+/* ---- starred permission URIs and other accepted values ----------------- */
+
+#define REALM "{'name':'realm1','roles':[{'name':'anonymous','permissions':" \
+	"[{'uri':'','match':'prefix','allow':{'publish':true,'subscribe':true}}]}]}"
+#define WEB "{'type':'web','endpoint':{'type':'tcp','port':8080}," \
+	"'paths':{'ws':{'type':'websocket'}}}"
+#define PERM_T "{'workers':[{'type':'router','realms':[{'name':'realm1','roles':" \
+	"[{'name':'anonymous','permissions':[{@}]}]}],'transports':[" WEB "]}]}"
+
+static void test_starred(void)
+{
+	static const struct {
+		const char *rule, *uri;
+		enum uri_match match;
+	} cases[] = {
+		{"'uri':'com.example.foo'", "com.example.foo", URI_EXACT},
+		{"'uri':'com.example.*'", "com.example.", URI_PREFIX},
+		{"'uri':'*'", "", URI_PREFIX},
+		{"'uri':'com.*.foo'", "com..foo", URI_WILDCARD},
+		{"'uri':'com.*.foo.*'", "com..foo.", URI_WILDCARD},
+		{"'uri':'*.foo'", ".foo", URI_WILDCARD},
+		{"'uri':'com.*','match':'exact'", "com.*", URI_EXACT},
+		{"'uri':'com.','match':'prefix'", "com.", URI_PREFIX},
+		{"'uri':'user..orders','match':'wildcard'", "user..orders", URI_WILDCARD},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sb_config cfg;
+		char err[512];
+		if (!ok(parse_q(&cfg, PERM_T, cases[i].rule, err, sizeof(err)) == 0,
+			"permission {%s} parses", cases[i].rule)) {
+			diag("%s", err);
+			continue;
+		}
+		const struct sb_permission *p = &cfg.realms[0].roles[0].permissions[0];
+		ok(!strcmp(p->uri, cases[i].uri) && p->match == cases[i].match,
+		   "{%s} -> %s \"%s\" (got %s \"%s\")", cases[i].rule,
+		   uri_match_name(cases[i].match), cases[i].uri, uri_match_name(p->match), p->uri);
+		config_free(&cfg);
+	}
+}
+
+static void test_values(void)
+{
+	struct sb_config cfg;
+	char err[512];
+	setenv("SB_TEST_PORT", "9123", 1);
+	ok(parse_q(&cfg, "{'workers':[{'type':'router','transports':[{'type':'web',"
+		   "'endpoint':{'type':'tcp','port':'$SB_TEST_PORT','host':'::1','version':6},"
+		   "'paths':{}}]}]}", "", err, sizeof(err)) == 0 &&
+	   cfg.transports[0].endpoint.port == 9123 &&
+	   !strcmp(cfg.transports[0].endpoint.interface, "::1"),
+	   "port \"$VAR\" from the environment, host as interface");
+	config_free(&cfg);
+
+	ok(parse_q(&cfg, "{'workers':[{'type':'router','transports':["
+		   "{'type':'web','endpoint':{'type':'tcp','port':8080,'interface':'127.0.0.1'},'paths':{}},"
+		   "{'type':'websocket','endpoint':{'type':'tcp','port':8080,'interface':'127.0.0.2'}}]}]}",
+		   "", err, sizeof(err)) == 0, "same port on two interfaces is fine");
+	config_free(&cfg);
+
+	const char *h = "{'workers':[{'type':'router','realms':[" REALM "],'transports':[" WEB
+			"]}],'history':{@}}";
+	if (ok(parse_q(&cfg, h, "'path':'/var/lib/sb.db','sync':'full','retention':["
+		       "{'uri':'com.x','match':'exact','max_events':5},{'uri':'com.','max_age':0}]",
+		       err, sizeof(err)) == 0, "history with two retention rules parses")) {
+		const struct sb_history *hy = &cfg.history;
+		ok(!strcmp(hy->path, "/var/lib/sb.db") && hy->sync_full && hy->n_rules == 2,
+		   "history: absolute path kept, sync full");
+		ok(hy->rules[0].match == URI_EXACT && hy->rules[0].max_events == 5 &&
+		   hy->rules[0].max_age_s == 86400, "retention: omitted max_age takes the default");
+		ok(hy->rules[1].match == URI_PREFIX && hy->rules[1].max_events == 1000 &&
+		   hy->rules[1].max_age_s == 0, "retention: match defaults to prefix; 0 = no limit");
+	} else {
+		diag("%s", err);
+	}
+	config_free(&cfg);
+
+	if (ok(parse_q(&cfg, h, "'path':'data/h.db'", err, sizeof(err)) == 0,
+	       "history relative path parses"))
+		is_str(cfg.history.path, "/srv/app/.crossbar/data/h.db", "history path under cbdir");
+	config_free(&cfg);
+
+	const char *paths = "{'workers':[{'type':'router','realms':[" REALM "],'transports':"
+			    "[{'type':'web','endpoint':{'type':'tcp','port':8080},'paths':{@}}]}]}";
+	if (ok(parse_q(&cfg, paths,
+		       "'sse':{'type':'eventsource','realm':'realm1','role':'anonymous','options':"
+		       "{'heartbeat':2.5,'retry':500,'queue_limit':10,"
+		       "'allowed_origins':['https://a.example','https://b.example']}},"
+		       "'hook':{'type':'webhook','realm':'realm1','role':'anonymous','options':"
+		       "{'topic':'com.hook','post_body_limit':1000,'github_secret':'s'}},"
+		       "'ws':{'type':'websocket','auth':{'anonymous':{'type':'static','role':'anonymous'}},"
+		       "'options':{'max_message_size':4096}},"
+		       "'pub':{'type':'publisher','realm':'realm1','role':'anonymous','options':"
+		       "{'post_body_limit':0,'require_tls':false,'timestamp_delta_limit':10}}",
+		       err, sizeof(err)) == 0, "eventsource, webhook, websocket options parse")) {
+		const struct sb_path *sse = &cfg.transports[0].paths[0];
+		ok(sse->heartbeat_s == 3 && sse->retry_ms == 500 && sse->queue_limit == 10,
+		   "eventsource options stored (heartbeat 2.5 rounds to 3)");
+		ok(sse->cors.n_allowed_origins == 2 &&
+		   !strcmp(sse->cors.allowed_origins[1], "https://b.example"), "allowed_origins stored");
+		const struct sb_path *hook = &cfg.transports[0].paths[1];
+		ok(!strcmp(hook->webhook_topic, "com.hook") && hook->post_body_limit == 1000,
+		   "webhook topic and limit stored");
+		const struct sb_path *ws = &cfg.transports[0].paths[2];
+		ok(ws->max_message_size == 4096 && !strcmp(ws->role, "anonymous"),
+		   "websocket max_message_size and anonymous role stored");
+		is_int((long long)cfg.transports[0].paths[3].post_body_limit, 64 * 1024 * 1024,
+		       "post_body_limit 0 (Crossbar: unlimited) becomes the 64 MiB cap");
+	} else {
+		diag("%s", err);
+	}
+	config_free(&cfg);
+}
+
+/* ---- bad configs --------------------------------------------------------- */
+
+enum where { RAW, TOP, WORKERS, WORKER, REALM_X, ROLE_X, PERM, TRANSPORTS, ENDPOINT,
+	     PATHS, HISTORY };
+
+static const char *const templates[] = {
+	[RAW] = "@",
+	[TOP] = "{'workers':[{'type':'router','realms':[" REALM "],'transports':[" WEB "]}]@}",
+	[WORKERS] = "{'workers':[@]}",
+	[WORKER] = "{'workers':[{'type':'router','realms':[" REALM "],'transports':[" WEB "]@}]}",
+	[REALM_X] = "{'workers':[{'type':'router','realms':[{'name':'realm1'@}],"
+		    "'transports':[" WEB "]}]}",
+	[ROLE_X] = "{'workers':[{'type':'router','realms':[{'name':'realm1','roles':"
+		   "[{'name':'anonymous'@}]}],'transports':[" WEB "]}]}",
+	[PERM] = PERM_T,
+	[TRANSPORTS] = "{'workers':[{'type':'router','realms':[" REALM "],'transports':[@]}]}",
+	[ENDPOINT] = "{'workers':[{'type':'router','realms':[" REALM "],'transports':"
+		     "[{'type':'web','endpoint':{@},'paths':{}}]}]}",
+	[PATHS] = "{'workers':[{'type':'router','realms':[" REALM "],'transports':"
+		  "[{'type':'web','endpoint':{'type':'tcp','port':8080},'paths':{@}}]}]}",
+	[HISTORY] = "{'workers':[{'type':'router','realms':[" REALM "],'transports':[" WEB
+		    "]}],'history':{@}}",
+};
+
+#define SSE "'sse':{'type':'eventsource','realm':'realm1','role':'anonymous',"
+#define W0 "t.json: workers[0]"
+#define T0 W0 ".transports[0]"
+#define P0 T0 ".paths"
+
+static const struct bad {
+	enum where where;
+	const char *snippet;
+	const char *want;          /* substring of the error */
+} bad_cases[] = {
+	/* top level */
+	{TOP, ",'foo':1", "t.json: unknown key \"foo\""},
+	{TOP, ",'version':1", "t.json: version: config version 1 is not supported"},
+	{TOP, ",'version':'2'", "t.json: version: expected an integer, not a string"},
+	{TOP, ",'controller':[]", "t.json: controller: expected an object, not an array"},
+	{TOP, ",'wrokers':[]", "unknown key \"wrokers\" (did you mean \"workers\"?)"},
+	{RAW, "{}", "t.json: missing required key \"workers\""},
+	{RAW, "[1]", "t.json: expected an object, not an array"},
+	{RAW, "{'workers':[]}", "t.json: workers: no router worker with a transport"},
+	{RAW, "{'workers':[{'type':'router','realms':[" REALM "]}]}",
+	 "t.json: workers: no router worker with a transport"},
+	{RAW, "{\n  'version': 2,\n  'version': 2,\n  'workers': []\n}",
+	 "t.json: line 3, column"},
+	{RAW, "{\n  'version': 2,\n  'workers': [\n}\n", "t.json: line 4, column 1: invalid JSON"},
+	{RAW, "", "t.json: line 1"},
+	/* workers */
+	{WORKERS, "{'type':'container','components':[]}",
+	 W0 ": container workers (RESTCallee, MessageForwarder) are not supported yet"},
+	{WORKERS, "{'type':'guest'}", W0 ".type: worker type \"guest\" is not supported"},
+	{WORKERS, "{'realms':[]}", W0 ": missing required key \"type\""},
+	{WORKERS, "{'type':7}", W0 ".type: expected a string"},
+	{WORKERS, "'router'", W0 ": expected an object, not a string"},
+	{WORKER, ",'components':[{'type':'class'}]", W0 ".components: router components are not"},
+	{WORKER, ",'connections':[{}]", W0 ".connections: router connections are not"},
+	{WORKER, ",'options':{'pythonpath':['..'],'titel':'x'}",
+	 W0 ".options: unknown key \"titel\" (did you mean \"title\"?)"},
+	{WORKER, ",'options':{'disabled':'no'}", W0 ".options.disabled: expected a boolean"},
+	{RAW, "{'workers':[{'type':'router','realms':[" REALM "],'transports':[" WEB "]},"
+	      "{'type':'router','realms':[" REALM "]}]}",
+	 "t.json: workers[1].realms[0].name: duplicate realm \"realm1\" (also workers[0].realms[0])"},
+	/* realms, roles, permissions */
+	{REALM_X, ",'colour':'red'", W0 ".realms[0]: unknown key \"colour\""},
+	{REALM_X, ",'roles':{}", W0 ".realms[0].roles: expected an array, not an object"},
+	{REALM_X, ",'options':{'uri_check':'weird'}", W0 ".realms[0].options.uri_check: unknown value"},
+	{REALM_X, ",'name':'x'", "t.json: line 1"},                /* duplicate key */
+	{REALM_X, ",'roles':[{'name':'a'},{'name':'a'}]",
+	 W0 ".realms[0].roles[1].name: duplicate role \"a\""},
+	{REALM_X, ",'roles':[{'permissions':[]}]",
+	 W0 ".realms[0].roles[0]: missing required key \"name\""},
+	{RAW, "{'workers':[{'type':'router','realms':[{'name':''}]}]}",
+	 W0 ".realms[0].name: must not be empty"},
+	{ROLE_X, ",'authorizer':'com.example.auth'",
+	 W0 ".realms[0].roles[0].authorizer: dynamic authorizers are not supported yet"},
+	{ROLE_X, ",'permissions':[{'uri':'a','allow':{'publish':'yes'}}]",
+	 W0 ".realms[0].roles[0].permissions[0].allow.publish: expected a boolean, not a string"},
+	{ROLE_X, ",'permissions':[{'uri':'a','allow':{'publsh':true}}]",
+	 W0 ".realms[0].roles[0].permissions[0].allow: unknown key \"publsh\" (did you mean"},
+	{ROLE_X, ",'permissions':{}", ".roles[0].permissions: expected an array"},
+	{PERM, "'uri':'a b'", ".permissions[0].uri: invalid URI pattern \"a b\" for match \"exact\""},
+	{PERM, "'uri':'com..x','match':'exact'", ".permissions[0].uri: invalid URI pattern"},
+	{PERM, "'uri':'','match':'wildcard'", ".permissions[0].uri: invalid URI pattern"},
+	{PERM, "'uri':'com#x','match':'prefix'", ".permissions[0].uri: invalid URI pattern"},
+	{PERM, "'uri':''", ".permissions[0].uri: \"\" without \"match\""},
+	{PERM, "'uri':'com.x','match':'regex'", ".permissions[0].match: unknown match \"regex\""},
+	{PERM, "'match':'prefix'", ".permissions[0]: missing required key \"uri\""},
+	{PERM, "'uri':5", ".permissions[0].uri: expected a string, not an integer"},
+	{PERM, "'uri':'x','disclose':{'caller':true,'subscriber':true}",
+	 ".permissions[0].disclose: unknown key \"subscriber\""},
+	{PERM, "'uri':'x','cache':1", ".permissions[0].cache: expected a boolean, not an integer"},
+	/* transports */
+	{TRANSPORTS, "{'type':'rawsocket','endpoint':{'type':'tcp','port':8081}}",
+	 T0 ".type: transport type \"rawsocket\" is not supported"},
+	{TRANSPORTS, "{'type':'mqtt'}", T0 ".type: transport type \"mqtt\" is not supported"},
+	{TRANSPORTS, "{'type':'web','paths':{}}", T0 ": missing required key \"endpoint\""},
+	{TRANSPORTS, "{'type':'web','endpoint':{'type':'tcp','port':8080}}",
+	 T0 ": missing required key \"paths\""},
+	{TRANSPORTS, "{'type':'web','endpoint':{'type':'tcp','port':8080},'paths':{},"
+		     "'options':{'max_connections':'many'}}",
+	 T0 ".options.max_connections: expected an integer, not a string"},
+	{TRANSPORTS, "{'type':'web','endpoint':{'type':'tcp','port':8080},'paths':{},"
+		     "'options':{'connection_memory':1024}}",
+	 T0 ".options.connection_memory: 1024 is out of range (2048.."},
+	{TRANSPORTS, "{'type':'web','endpoint':{'type':'tcp','port':8080},'paths':{},"
+		     "'options':{'hsts':true,'acces_log':true}}",
+	 T0 ".options: unknown key \"acces_log\" (did you mean \"access_log\"?)"},
+	{TRANSPORTS, "{'type':'web','endpoint':{'type':'tcp','port':8080},'paths':{}},"
+		     "{'type':'websocket','endpoint':{'type':'tcp','port':8080,'interface':'127.0.0.1'}}",
+	 W0 ".transports[1].endpoint.port: port 8080 on 127.0.0.1 is already used by "
+	 "workers[0].transports[0]"},
+	{TRANSPORTS, "{'type':'websocket','endpoint':{'type':'tcp','port':7000},"
+		     "'options':{'max_message_size':'x'}}",
+	 T0 ".options.max_message_size: expected an integer"},
+	{TRANSPORTS, "{'type':'websocket','endpoint':{'type':'tcp','port':7000},"
+		     "'auth':{'wampcra':{'type':'static','users':{}}}}",
+	 T0 ".auth.wampcra: authentication method \"wampcra\" is not supported yet"},
+	{TRANSPORTS, "{'type':'websocket','endpoint':{'type':'tcp','port':7000},'paths':{}}",
+	 T0 ": unknown key \"paths\""},
+	{TRANSPORTS, "{'type':'web','endpoint':[],'paths':{}}",
+	 T0 ".endpoint: expected an object, not an array"},
+	/* endpoints */
+	{ENDPOINT, "'type':'tcp','port':0", T0 ".endpoint.port: port 0 is out of range"},
+	{ENDPOINT, "'type':'tcp','port':70000", T0 ".endpoint.port: port 70000 is out of range"},
+	{ENDPOINT, "'type':'tcp','port':8080.5", T0 ".endpoint.port: expected a string or an integer"},
+	{ENDPOINT, "'type':'tcp','port':'8080'", T0 ".endpoint.port: expected an integer 1..65535 or"},
+	{ENDPOINT, "'type':'tcp','port':'$SB_TEST_UNSET_VAR'",
+	 T0 ".endpoint.port: environment variable SB_TEST_UNSET_VAR is not set"},
+	{ENDPOINT, "'type':'tcp','port':'$SB_TEST_BAD_PORT'",
+	 T0 ".endpoint.port: $SB_TEST_BAD_PORT is \"http\" in the environment"},
+	{ENDPOINT, "'type':'unix','path':'/tmp/s'",
+	 T0 ".endpoint.type: endpoint type \"unix\" is not supported"},
+	{ENDPOINT, "'type':'tcp','port':8080,'tls':{'key':'k.pem','certificate':'c.pem'}",
+	 T0 ".endpoint.tls: TLS is not supported yet"},
+	{ENDPOINT, "'type':'tcp','port':8080,'interface':'127.0.0.1','host':'::1'",
+	 T0 ".endpoint.host: give either \"interface\" or \"host\", not both"},
+	{ENDPOINT, "'type':'tcp','port':8080,'version':5", T0 ".endpoint.version: must be 4 or 6"},
+	{ENDPOINT, "'type':'tcp','port':8080,'backlog':0", T0 ".endpoint.backlog: 0 is out of range"},
+	{ENDPOINT, "'type':'tcp','port':8080,'adress':'x'", T0 ".endpoint: unknown key \"adress\""},
+	{ENDPOINT, "'port':8080", T0 ".endpoint: missing required key \"type\""},
+	{ENDPOINT, "'type':'tcp'", T0 ".endpoint: missing required key \"port\""},
+	{ENDPOINT, "'type':'tcp','portrange':[8000,8010]", T0 ".endpoint.portrange: "},
+	/* paths */
+	{PATHS, "'sse':{'type':'eventsource','realm':'nope','role':'anonymous'}",
+	 P0 ".sse.realm: unknown realm \"nope\""},
+	{PATHS, "'sse':{'type':'eventsource','realm':'realm1','role':'admin'}",
+	 P0 ".sse.role: role \"admin\" is not defined in realm \"realm1\""},
+	{PATHS, "'publish':{'type':'publisher','realm':'realm1','role':'trusted'}",
+	 P0 ".publish.role: role \"trusted\" is not defined"},
+	{PATHS, SSE "'options':{'hearbeat':5}}",
+	 P0 ".sse.options: unknown key \"hearbeat\""},
+	{PATHS, SSE "'options':{'heartbeat':'5'}}",
+	 P0 ".sse.options.heartbeat: expected a number, not a string"},
+	{PATHS, SSE "'options':{'heartbeat':0}}", P0 ".sse.options.heartbeat: 0 is out of range"},
+	{PATHS, SSE "'options':{'queue_limit':0}}", P0 ".sse.options.queue_limit: 0 is out of range"},
+	{PATHS, SSE "'options':{'allowed_origins':'https://a'}}",
+	 P0 ".sse.options.allowed_origins: expected \"*\" or an array of origins"},
+	{PATHS, SSE "'options':{'allowed_origins':['https://a',3]}}",
+	 P0 ".sse.options.allowed_origins[1]: expected a string"},
+	{PATHS, "'sse':{'type':'eventsource','realm':'realm1'}", P0 ".sse: missing required key \"role\""},
+	{PATHS, "'a/b':{'type':'static'}", P0 ": invalid path name \"a/b\""},
+	{PATHS, "'':{'type':'static'}", P0 ": invalid path name \"\""},
+	{PATHS, "'a\\nb':{'type':'static'}", P0 ": invalid path name \"a?b\""},
+	{PATHS, "'x':{'type':'path','paths':{}}", P0 ".x.type: path type \"path\" is not supported"},
+	{PATHS, "'x':{'type':'redirect','url':'http://x'}",
+	 P0 ".x.type: path type \"redirect\" is not supported"},
+	{PATHS, "'x':{'type':'wsgi'}", P0 ".x.type: path type \"wsgi\" is not supported"},
+	{PATHS, "'x':{'realm':'realm1'}", P0 ".x: missing required key \"type\""},
+	{PATHS, "'/':{'type':'static','directory':5}",
+	 P0 "[\"/\"].directory: expected a string, not an integer"},
+	{PATHS, "'/':{'type':'static','package':'app','resource':'web'}",
+	 P0 "[\"/\"].package: static files from a Python package are not supported"},
+	{PATHS, "'/':{'type':'static','options':{'enable_directory_listing':1}}",
+	 P0 "[\"/\"].options.enable_directory_listing: expected a boolean"},
+	{PATHS, "'/':{'type':'static','options':{'mime_types':{'.x':1}}}",
+	 P0 "[\"/\"].options.mime_types[\".x\"]: expected a string"},
+	{PATHS, "'publish':{'type':'publisher','realm':'realm1','role':'anonymous',"
+		"'options':{'key':'k','secret':'s'}}",
+	 P0 ".publish.options.key: signed requests are not supported yet"},
+	{PATHS, "'publish':{'type':'publisher','realm':'realm1','role':'anonymous',"
+		"'options':{'post_body_limit':-1}}",
+	 P0 ".publish.options.post_body_limit: -1 is out of range"},
+	{PATHS, "'call':{'type':'caller','realm':'realm1','role':'anonymous','options':{'timeout':5}}",
+	 P0 ".call.options: unknown key \"timeout\""},
+	{PATHS, "'hook':{'type':'webhook','realm':'realm1','role':'anonymous'}",
+	 P0 ".hook: missing required key \"options\""},
+	{PATHS, "'hook':{'type':'webhook','realm':'realm1','role':'anonymous','options':{}}",
+	 P0 ".hook.options: missing required key \"topic\""},
+	{PATHS, "'hook':{'type':'webhook','realm':'realm1','role':'anonymous',"
+		"'options':{'topic':'a..b'}}", P0 ".hook.options.topic: invalid topic URI"},
+	{PATHS, "'ws':{'type':'websocket','auth':{'anonymous':{'type':'static'},'ticket':{}}}",
+	 P0 ".ws.auth.ticket: authentication method \"ticket\" is not supported yet"},
+	{PATHS, "'ws':{'type':'websocket','auth':{'anonymous':{'type':'dynamic'}}}",
+	 P0 ".ws.auth.anonymous.type: dynamic authentication is not supported yet"},
+	{PATHS, "'ws':{'type':'websocket','auth':{'magic':{}}}", P0 ".ws.auth: unknown key \"magic\""},
+	{PATHS, "'ws':{'type':'websocket','serializers':['json','xml']}",
+	 P0 ".ws.serializers[1]: unknown value \"xml\""},
+	{PATHS, "'ws':{'type':'websocket','options':{'max_message_size':0}}",
+	 P0 ".ws.options.max_message_size: 0 is out of range"},
+	{PATHS, "'ws':{'type':'websocket','options':{'compresion':{}}}",
+	 P0 ".ws.options: unknown key \"compresion\" (did you mean \"compression\"?)"},
+	{PATHS, "'ws':'websocket'", P0 ".ws: expected an object, not a string"},
+	{PATHS, "'info':{'type':'nodeinfo','extra':1}", P0 ".info: unknown key \"extra\""},
+	/* history */
+	{HISTORY, "'path':''", "t.json: history.path: must not be empty"},
+	{HISTORY, "'sync':'sometimes'", "t.json: history.sync: unknown value \"sometimes\""},
+	{HISTORY, "'sink':1", "t.json: history: unknown key \"sink\""},
+	{HISTORY, "'retention':[{'uri':'a b'}]", "t.json: history.retention[0].uri: invalid URI pattern"},
+	{HISTORY, "'retention':[{'uri':'a','max_events':-5}]",
+	 "t.json: history.retention[0].max_events: -5 is out of range"},
+	{HISTORY, "'retention':[{'uri':'a','max_age':'1d'}]",
+	 "t.json: history.retention[0].max_age: expected an integer, not a string"},
+	{HISTORY, "'retention':[{'max_events':5}]",
+	 "t.json: history.retention[0]: missing required key \"uri\""},
+	{HISTORY, "'retention':[{'uri':'a','match':'glob'}]",
+	 "t.json: history.retention[0].match: unknown match \"glob\""},
+	{HISTORY, "'retention':{}", "t.json: history.retention: expected an array"},
+};
+
+static void test_bad(void)
+{
+	setenv("SB_TEST_BAD_PORT", "http", 1);
+	unsetenv("SB_TEST_UNSET_VAR");
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		struct sb_config cfg;
+		char err[512] = "";
+		int rc = parse_q(&cfg, templates[bad_cases[i].where], bad_cases[i].snippet, err, sizeof(err));
+		bool pass = rc == -1 && strstr(err, bad_cases[i].want) && !strchr(err, '\n') &&
+			    is_empty(&cfg);
+		if (!ok(pass, "bad %zu: %s", i, bad_cases[i].want) || getenv("TEST_VERBOSE"))
+			diag("rc %d, error: %s", rc, err);
+		if (rc == 0)
+			config_free(&cfg);
+	}
+}
+
+/* ---- init: starter file round trip -------------------------------------- */
+
+static char *slurp(const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return NULL;
+	static char buf[16384];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	return buf;
+}
+
+static void test_starter(void)
+{
+	char tmpl[] = "/tmp/sb-test-config-XXXXXX";
+	char *tmp = mkdtemp(tmpl);
+	if (!ok(tmp != NULL, "temp dir")) {
+		diag("mkdtemp: %s", strerror(errno));
+		return;
+	}
+	char dir[PATH_MAX], file[PATH_MAX + 16], db[PATH_MAX + 16], err[512];
+	snprintf(dir, sizeof(dir), "%s/a/b/.switchboard", tmp);
+	snprintf(file, sizeof(file), "%s/config.json", dir);
+	snprintf(db, sizeof(db), "%s/switchboard.db", dir);
+
+	ok(config_write_starter(dir, err, sizeof(err)) == 0, "init writes a starter (mkdir -p)");
+	const char *text = slurp(file);
+	ok(text && !strcmp(text, config_default_json), "starter is the embedded default");
+	ok(config_write_starter(dir, err, sizeof(err)) == -1 && strstr(err, "already exists"),
+	   "init refuses to overwrite: %s", err);
+
+	struct sb_config cfg;
+	if (ok(config_load_file(&cfg, file, err, sizeof(err)) == 0, "starter loads")) {
+		is_str(cfg.source, file, "source is the file name");
+		is_str(cfg.cbdir, dir, "cbdir is the file's directory");
+		is_str(cfg.history.path, db, "history path resolved against cbdir");
+		ok(cfg.n_transports == 1 && cfg.transports[0].n_paths == 6,
+		   "starter: same transport and paths as the default");
+	} else {
+		diag("%s", err);
+	}
+	config_free(&cfg);
+
+	/* A relative --config: cbdir still comes out absolute. */
+	if (chdir(tmp) == 0) {
+		char want[PATH_MAX + 32];
+		snprintf(want, sizeof(want), "%s/a/b/.switchboard", tmp);
+		if (ok(config_load_file(&cfg, "a/b/.switchboard/config.json", err, sizeof(err)) == 0,
+		       "relative config path loads"))
+			is_str(cfg.cbdir, want, "relative config: cbdir made absolute");
+		config_free(&cfg);
+		if (chdir(cwd) != 0)
+			abort();
+	}
+
+	char bad[PATH_MAX + 16];
+	snprintf(bad, sizeof(bad), "%s/bad.json", tmp);
+	FILE *fp = fopen(bad, "w");
+	fputs("{\n  \"version\": 2,\n  \"workers\": [,]\n}\n", fp);
+	fclose(fp);
+	ok(config_load_file(&cfg, bad, err, sizeof(err)) == -1 && strstr(err, bad) &&
+	   strstr(err, "line 3") && is_empty(&cfg), "invalid file: error names file and line: %s", err);
+
+	snprintf(file, sizeof(file), "%s/missing.json", tmp);
+	ok(config_load_file(&cfg, file, err, sizeof(err)) == -1 && strstr(err, "cannot open") &&
+	   is_empty(&cfg), "missing file: %s", err);
+
+	/* A file where a directory should be. */
+	snprintf(file, sizeof(file), "%s/bad.json/sub", tmp);
+	ok(config_write_starter(file, err, sizeof(err)) == -1 && strstr(err, "cannot create"),
+	   "init under a file fails: %s", err);
+
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	if (system(cmd) != 0)
+		diag("could not remove %s", tmp);
+}
+
+int main(void)
+{
+	if (!getcwd(cwd, sizeof(cwd)))
+		return 1;
+	test_default();
+	test_seed();
+	test_starred();
+	test_values();
+	test_bad();
+	test_starter();
+	return done_testing();
+}
