@@ -280,7 +280,7 @@ static void test_values(void)
 		       "{'heartbeat':2.5,'retry':500,'queue_limit':10,"
 		       "'allowed_origins':['https://a.example','https://b.example']}},"
 		       "'hook':{'type':'webhook','realm':'realm1','role':'anonymous','options':"
-		       "{'topic':'com.hook','post_body_limit':1000,'github_secret':'s'}},"
+		       "{'topic':'com.hook','post_body_limit':1000}},"
 		       "'ws':{'type':'websocket','auth':{'anonymous':{'type':'static','role':'anonymous'}},"
 		       "'options':{'max_message_size':4096}},"
 		       "'pub':{'type':'publisher','realm':'realm1','role':'anonymous','options':"
@@ -486,6 +486,15 @@ static const struct bad {
 	{PATHS, "'publish':{'type':'publisher','realm':'realm1','role':'anonymous',"
 		"'options':{'key':'k','secret':'s'}}",
 	 P0 ".publish.options.key: signed requests are not supported yet"},
+	{PATHS, "'publish':{'type':'publisher','realm':'realm1','role':'anonymous',"
+		"'options':{'require_ip':['127.0.0.1']}}",
+	 P0 ".publish.options.require_ip: \"require_ip\" is not supported yet"},
+	{PATHS, "'publish':{'type':'publisher','realm':'realm1','role':'anonymous',"
+		"'options':{'require_tls':true}}",
+	 P0 ".publish.options.require_tls: \"require_tls\" is not supported yet"},
+	{PATHS, "'hook':{'type':'webhook','realm':'realm1','role':'anonymous',"
+		"'options':{'topic':'a.b','github_secret':'s'}}",
+	 P0 ".hook.options.github_secret: \"github_secret\" is not supported yet"},
 	{PATHS, "'publish':{'type':'publisher','realm':'realm1','role':'anonymous',"
 		"'options':{'post_body_limit':-1}}",
 	 P0 ".publish.options.post_body_limit: -1 is out of range"},

@@ -1,0 +1,45 @@
+#!/bin/sh
+# deps.sh - installs what Switchboard needs on Debian 12 (or a derivative).
+#
+#   ./deps.sh           build dependencies (compiler, autotools, libraries)
+#   ./deps.sh --test    the same, plus what `make check` uses (curl, Node.js
+#                       and the npm packages in tests/package.json)
+#   ./deps.sh --bench   the same as --test, plus nginx + nchan and wrk
+#
+# Only missing Debian packages are installed; run as root or with sudo.
+set -eu
+cd "$(dirname "$0")"
+
+build="build-essential autoconf automake pkg-config libmicrohttpd-dev
+  libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libsqlite3-dev
+  libcurl4-openssl-dev libssl-dev libuv1-dev"
+test="curl ca-certificates"
+bench="nginx libnginx-mod-nchan wrk"
+
+want=$build
+case "${1:-}" in
+--test) want="$build $test" ;;
+--bench) want="$build $test $bench" ;;
+"") ;;
+*) echo "usage: ./deps.sh [--test|--bench]" >&2; exit 2 ;;
+esac
+command -v node >/dev/null 2>&1 || [ "${1:-}" = "" ] || want="$want nodejs npm"
+
+sudo=
+[ "$(id -u)" = 0 ] || sudo=sudo
+missing=
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "deps.sh: installing$missing"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+fi
+
+if [ "${1:-}" != "" ]; then
+	echo "deps.sh: installing test packages from tests/package-lock.json"
+	(cd tests && npm ci --no-audit --no-fund --loglevel=error)
+fi
+echo "deps.sh: ok"
