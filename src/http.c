@@ -124,7 +124,11 @@ void http_add_header(struct http_request *req, const char *name, const char *val
 
 void http_json(struct http_request *req, int status, void *json)
 {
-	char *text = json_dumps(json, JSON_COMPACT);
+	char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+	if (!text) {                   /* json_pack refused its input */
+		status = 500;
+		text = strdup("{\"error\":\"switchboard.error.internal\",\"args\":[\"could not encode the reply\"]}");
+	}
 	struct http_response *r = &req->response;
 	r->status = status;
 	r->content_type = "application/json; charset=utf-8";
@@ -134,6 +138,28 @@ void http_json(struct http_request *req, int status, void *json)
 	json_decref(json);
 }
 
+/* Replaces bytes that are not valid UTF-8 (an echoed path, say) with '?',
+ * so the sentence can always be a JSON string. */
+static void utf8_scrub(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	while (*p) {
+		size_t n = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+		bool ok = n > 0;
+		for (size_t i = 1; ok && i < n; i++)
+			ok = (p[i] & 0xC0) == 0x80;
+		json_t *probe = ok && n > 1 ? json_stringn((const char *)p, n) : NULL;
+		if (n > 1 && !probe)
+			ok = false;        /* overlong or surrogate: jansson says no */
+		json_decref(probe);
+		if (!ok) {
+			*p++ = '?';
+			continue;
+		}
+		p += n;
+	}
+}
+
 void http_error(struct http_request *req, int status, const char *uri, const char *fmt, ...)
 {
 	char sentence[512];
@@ -141,6 +167,7 @@ void http_error(struct http_request *req, int status, const char *uri, const cha
 	va_start(ap, fmt);
 	vsnprintf(sentence, sizeof sentence, fmt, ap);
 	va_end(ap);
+	utf8_scrub(sentence);
 	http_json(req, status, json_pack("{s:s, s:[s]}", "error", uri, "args", sentence));
 }
 

@@ -123,6 +123,9 @@ struct mhd_stream {
 	struct http_stream *stream;
 	struct mhd_server *server;
 	struct MHD_Connection *conn;
+	uv_poll_t hangup;              /* peer's FIN/RST, even while suspended */
+	bool is_watching;
+	bool is_dead;                  /* the peer has gone: end the body */
 };
 
 static void stream_wake(struct http_stream *st)
@@ -143,9 +146,34 @@ static void stream_kill(struct http_stream *st)
 		shutdown(info->connect_fd, SHUT_RDWR);
 }
 
+/* A suspended MHD connection does not notice its peer leaving; a FIN or
+ * reset seen here ends the stream at once instead of at a later write. */
+static void on_hangup(uv_poll_t *p, int status, int events)
+{
+	struct mhd_stream *ms = p->data;
+	uv_poll_stop(p);
+	ms->is_dead = true;
+	stream_kill(ms->stream);
+	if (ms->stream->is_paused)
+		stream_wake(ms->stream);
+}
+
+static void watch_hangup(struct mhd_stream *ms)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(ms->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!info || uv_poll_init_socket(ms->server->gw->loop, &ms->hangup, info->connect_fd))
+		return;
+	ms->hangup.data = ms;
+	ms->is_watching = true;
+	uv_poll_start(&ms->hangup, UV_DISCONNECT, on_hangup);
+}
+
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct mhd_stream *ms = cls;
+	if (ms->is_dead)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
 	ssize_t n = ms->stream->read(ms->stream, buf, max);
 	if (n == HTTP_STREAM_END)
 		return MHD_CONTENT_READER_END_OF_STREAM;
@@ -157,11 +185,19 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 	return n;
 }
 
+static void free_stream(uv_handle_t *h)
+{
+	free(h->data);
+}
+
 static void stream_free(void *cls)
 {
 	struct mhd_stream *ms = cls;
 	ms->stream->closed(ms->stream);
-	free(ms);
+	if (ms->is_watching)
+		uv_close((uv_handle_t *)&ms->hangup, free_stream);  /* before MHD closes the fd */
+	else
+		free(ms);
 }
 
 /* ---- requests ------------------------------------------------------------------ */
@@ -171,11 +207,14 @@ static struct MHD_Response *make_response(struct mhd_request *r)
 	struct http_response *res = &r->req.response;
 	struct MHD_Response *mr;
 	if (res->stream) {
-		struct mhd_stream *ms = xmalloc(sizeof *ms);
-		*ms = (struct mhd_stream){res->stream, r->server, r->conn};
+		struct mhd_stream *ms = xcalloc(1, sizeof *ms);
+		ms->stream = res->stream;
+		ms->server = r->server;
+		ms->conn = r->conn;
 		res->stream->conn = ms;
 		res->stream->wake = stream_wake;
 		res->stream->kill = stream_kill;
+		watch_hangup(ms);
 		mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader,
 						       ms, stream_free);
 		res->stream = NULL;            /* the response owns it now */

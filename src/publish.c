@@ -83,7 +83,10 @@ static bool check_request(struct http_request *req, bool needs_json)
 static json_t *parse_body(struct http_request *req, const char *uri_key)
 {
 	json_error_t jerr;
-	json_t *body = json_loadb(req->body.data ? req->body.data : "", req->body.len, 0, &jerr);
+	/* JSON_ALLOW_NUL: "\u0000" is valid JSON in payloads; URIs are checked
+	 * for embedded NULs below. */
+	json_t *body = json_loadb(req->body.data ? req->body.data : "", req->body.len,
+				  JSON_ALLOW_NUL, &jerr);
 	if (!body) {
 		http_error(req, 400, BAD_REQUEST, "Request body was invalid JSON. (%s at line %d, column %d)",
 			   jerr.text, jerr.line, jerr.column);
@@ -98,7 +101,8 @@ static json_t *parse_body(struct http_request *req, const char *uri_key)
 		problem = "Request body was valid JSON, but not well formed (must be a dict).";
 	else if (!uri)
 		problem = NULL;
-	else if (!json_is_string(uri) || !uri_is_valid(json_string_value(uri)))
+	else if (!json_is_string(uri) || strlen(json_string_value(uri)) != json_string_length(uri) ||
+		 !uri_is_valid(json_string_value(uri)))
 		problem = "invalid URI";
 	else if (args && !json_is_null(args) && !json_is_array(args))
 		problem = "Request body was valid JSON, but 'args' must be a list.";

@@ -32,7 +32,8 @@ struct ws_conn {
 	struct lws *wsi;
 	char peer[64];
 	struct buf out;                /* LWS_PRE headroom + one pending message */
-	bool is_closing;
+	bool is_closing, is_close_sent;
+	unsigned close_code;           /* 1000 after ABORT, 1001 at shutdown */
 };
 
 static struct ws_server *server_of(struct lws *wsi)
@@ -59,6 +60,7 @@ static void on_message(struct ws_conn *c, const char *data, size_t len)
 	send_text(c, "[3,{\"message\":\"WAMP sessions are not implemented by this Switchboard "
 		  "build yet\"},\"wamp.error.not_implemented\"]");
 	c->is_closing = true;
+	c->close_code = LWS_CLOSE_STATUS_NORMAL;
 }
 
 static int callback_wamp(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -92,9 +94,16 @@ static int callback_wamp(struct lws *wsi, enum lws_callback_reasons reason, void
 				  LWS_WRITE_TEXT);
 			c->out.len = 0;
 		}
-		if (c->is_closing) {
-			lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, NULL, 0);
-			return -1;
+		if (c->is_closing && !c->is_close_sent) {
+			/* lws 4.1 drops the connection without a close frame when a
+			 * callback returns -1, so send the frame ourselves and let the peer's reply end it; the timeout
+			 * ends it if the peer never answers. */
+			unsigned char frame[LWS_PRE + 2] = {0};
+			frame[LWS_PRE] = (unsigned char)(c->close_code >> 8);
+			frame[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
+			lws_write(wsi, frame + LWS_PRE, 2, (enum lws_write_protocol)4 /* close */);
+			c->is_close_sent = true;
+			lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
 		}
 		break;
 	case LWS_CALLBACK_CLOSED:
@@ -176,6 +185,7 @@ void ws_server_close_all(struct ws_server *ws)
 {
 	for (struct ws_conn *c = ws->conns; c; c = c->next) {
 		c->is_closing = true;
+		c->close_code = LWS_CLOSE_STATUS_GOINGAWAY;
 		lws_callback_on_writable(c->wsi);
 	}
 }
