@@ -39,8 +39,7 @@ static void on_drained(uv_timer_t *t)
 	gw->n_listeners = 0;
 	history_close(gw->history);    /* writes the rest; callbacks run now */
 	gw->history = NULL;
-	ws_server_free(gw->ws);
-	gw->ws = NULL;
+	ws_server_stop(gw->ws);
 	sse_hub_free(gw->sse);
 	gw->sse = NULL;
 	close_signal(&gw->sigterm);
@@ -120,10 +119,11 @@ fail:
 	for (size_t i = 0; i < gw->n_listeners; i++)
 		listener_free(gw->listeners[i]);
 	history_close(gw->history);
-	ws_server_free(gw->ws);
+	ws_server_stop(gw->ws);
 	sse_hub_free(gw->sse);
 	uv_run(gw->loop, UV_RUN_DEFAULT);  /* let handles close */
 done:
+	ws_server_free(gw->ws);
 	bus_free(gw->bus);
 	free(gw->listeners);
 	uv_loop_close(gw->loop);

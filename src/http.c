@@ -143,20 +143,12 @@ void http_json(struct http_request *req, int status, void *json)
 static void utf8_scrub(char *s)
 {
 	unsigned char *p = (unsigned char *)s;
-	while (*p) {
-		size_t n = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
-		bool ok = n > 0;
-		for (size_t i = 1; ok && i < n; i++)
-			ok = (p[i] & 0xC0) == 0x80;
-		json_t *probe = ok && n > 1 ? json_stringn((const char *)p, n) : NULL;
-		if (n > 1 && !probe)
-			ok = false;        /* overlong or surrogate: jansson says no */
-		json_decref(probe);
-		if (!ok) {
-			*p++ = '?';
-			continue;
+	for (size_t left = strlen(s), n; left; p += n, left -= n) {
+		n = utf8_sequence(p, left);
+		if (n == 0) {
+			*p = '?';
+			n = 1;
 		}
-		p += n;
 	}
 }
 

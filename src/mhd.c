@@ -356,7 +356,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
 	vsnprintf(line, sizeof line, fmt, ap);
-	log_msg(LOG_WARN, "http", "libmicrohttpd: %s", line);
+	/* Ending a stream whose peer has gone is routine, not a warning. */
+	bool routine = strstr(line, "application error generating response") != NULL;
+	log_msg(routine ? LOG_DEBUG : LOG_WARN, "http", "libmicrohttpd: %s", line);
 }
 
 /* ---- lifecycle --------------------------------------------------------------------- */

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "util.h"
+
 static bool is_bad_char(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
@@ -12,7 +14,7 @@ static bool is_bad_char(char c)
 /* Loose WAMP rule: ^([^\s\.#]+\.)*([^\s\.#]+)$ */
 bool uri_is_valid(const char *s)
 {
-	if (!s || !*s)
+	if (!s || !*s || !utf8_valid(s, strlen(s)))
 		return false;
 	size_t component = 0;
 	for (; *s; s++) {
@@ -31,7 +33,7 @@ bool uri_is_valid(const char *s)
 
 bool uri_pattern_is_valid(const char *pattern, enum uri_match match)
 {
-	if (!pattern)
+	if (!pattern || !utf8_valid(pattern, strlen(pattern)))
 		return false;
 	switch (match) {
 	case URI_EXACT:

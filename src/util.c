@@ -126,3 +126,28 @@ uint64_t hash_bytes(const void *p, size_t n)
 	}
 	return h;
 }
+
+size_t utf8_sequence(const unsigned char *s, size_t avail)
+{
+	unsigned c = s[0];
+	size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+		 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+	if (n == 0 || n > avail)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) ||   /* overlong, surrogate */
+	    (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))     /* overlong, > U+10FFFF */
+		return 0;
+	return n;
+}
+
+bool utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0, len; i < n; i += len)
+		if ((len = utf8_sequence(p + i, n - i)) == 0)
+			return false;
+	return true;
+}

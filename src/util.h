@@ -2,6 +2,7 @@
 #ifndef SB_UTIL_H
 #define SB_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,12 @@ struct buf {
 void buf_append(struct buf *b, const void *p, size_t n);
 void buf_appendf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_free(struct buf *b);
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if the bytes there
+ * are not one (truncated, overlong, surrogate, above U+10FFFF). */
+size_t utf8_sequence(const unsigned char *s, size_t avail);
+/* True if s[0..n) is entirely valid UTF-8. */
+bool utf8_valid(const char *s, size_t n);
 
 /* FNV-1a over n bytes; the hash of every table in the gateway. */
 uint64_t hash_bytes(const void *p, size_t n);

@@ -190,6 +190,12 @@ void ws_server_close_all(struct ws_server *ws)
 	}
 }
 
+void ws_server_stop(struct ws_server *ws)
+{
+	if (ws)
+		lws_context_destroy(ws->context);
+}
+
 void ws_server_free(struct ws_server *ws)
 {
 	if (!ws)

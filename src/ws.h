@@ -23,8 +23,12 @@ void ws_server_adopt(struct ws_server *ws, int fd);
 /* Closes every WebSocket with a close frame (1001 going away). */
 void ws_server_close_all(struct ws_server *ws);
 
-/* Destroys the lws context; the loop must run afterwards so lws can close
- * its handles. */
+/* First half of destroying the lws context: lws starts closing its uv
+ * handles, so the loop must run afterwards. */
+void ws_server_stop(struct ws_server *ws);
+
+/* Second half, after the loop has run dry (lws needs both calls on a
+ * foreign loop, or it leaks its per-thread tables). */
 void ws_server_free(struct ws_server *ws);
 
 #endif

@@ -10,7 +10,8 @@ static const struct {
 	{"com.example.news", true}, {"a", true}, {"user.12.orders", true},
 	{"com.ex-ample.ü", true}, {"", false}, {"a..b", false}, {".a", false},
 	{"a.", false}, {"a b", false}, {"a\tb", false}, {"a#b", false},
-	{"com.example.", false},
+	{"com.example.", false}, {"a.\xff", false}, {"a.\xc0\xae", false},
+	{"a.\xed\xa0\x80", false}, {"caf\xc3\xa9.\xf0\x9f\x98\x80", true},
 };
 
 static const struct {
