@@ -240,6 +240,7 @@ static enum MHD_Result answer(struct mhd_request *r)
 	struct MHD_Response *mr = make_response(r);
 	enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->req.response.status, mr);
 	MHD_destroy_response(mr);
+	http_request_cleanup(&r->req);     /* MHD has its own copy; a stream may live long */
 	r->is_answered = true;
 	r->server->gw->stats.http_requests++;
 	return ok;

@@ -30,7 +30,7 @@ struct sse_client {
 
 	const struct sb_path *path;
 	struct history_filter filter;      /* realm, topics, match */
-	struct bus_sub *subs[MAX_TOPICS];
+	struct bus_sub **subs;             /* one per topic */
 
 	struct event **ring;               /* queued events, shared */
 	struct event *inline_ring[INLINE_RING];
@@ -222,6 +222,7 @@ static void stream_closed(struct http_stream *s)
 		free(c->filter.topics[i]);
 	}
 	free(c->filter.topics);
+	free(c->subs);
 	while (c->count)
 		pop(c);
 	if (c->ring != c->inline_ring)
@@ -373,6 +374,7 @@ enum http_result sse_handle(struct http_request *req)
 	c->filter.match = match;
 	c->filter.n_topics = q.n_topics;
 	c->filter.topics = xcalloc(q.n_topics, sizeof(char *));
+	c->subs = xcalloc(q.n_topics, sizeof *c->subs);
 	for (size_t i = 0; i < q.n_topics; i++) {
 		c->filter.topics[i] = xstrdup(q.topics[i]);
 		c->subs[i] = bus_subscribe(gw->bus, path->realm, q.topics[i], match, on_event, c);
