@@ -298,8 +298,14 @@ struct listener *listener_new(struct gateway *gw, const struct sb_transport *t,
 	uv_poll_init(gw->loop, &l->poll, l->fd);
 	l->poll.data = l;
 	uv_poll_start(&l->poll, UV_READABLE, on_accept);
+	struct sockaddr_storage bound;
+	socklen_t len = sizeof bound;
+	int port = t->endpoint.port;
+	if (getsockname(l->fd, (struct sockaddr *)&bound, &len) == 0)
+		port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+							 : ((struct sockaddr_in *)&bound)->sin_port);
 	log_msg(LOG_INFO, "listen", "listening on %s:%d (%s transport)",
-		t->endpoint.interface ? t->endpoint.interface : "0.0.0.0", t->endpoint.port,
+		t->endpoint.interface ? t->endpoint.interface : "0.0.0.0", port,
 		t->type == SB_TRANSPORT_WEB ? "web" : "websocket");
 	return l;
 fail:

@@ -100,13 +100,14 @@ static int load(struct sb_config *cfg, const struct options *o)
 	return rc;
 }
 
-/* --listen HOST:PORT replaces the first transport's endpoint. */
+/* --listen HOST:PORT replaces the first transport's endpoint; port 0 lets
+ * the kernel pick one (the log line says which). */
 static int apply_listen(struct sb_config *cfg, const char *listen)
 {
 	const char *colon = strrchr(listen, ':');
 	char *end;
 	long port = colon ? strtol(colon + 1, &end, 10) : 0;
-	if (!colon || *end || port < 1 || port > 65535 || !cfg->n_transports) {
+	if (!colon || *end || port < 0 || port > 65535 || colon[1] == '\0' || !cfg->n_transports) {
 		fprintf(stderr, "switchboard: --listen must be HOST:PORT, e.g. 127.0.0.1:8080\n");
 		return -1;
 	}
