@@ -27,6 +27,7 @@ struct mhd_server {
 	struct MHD_Daemon *daemon;
 	uv_poll_t poll;                /* MHD's epoll fd */
 	uv_timer_t timer;              /* MHD's timeout, or a 0 ms kick */
+	bool is_kicked;                /* a 0 ms run is already scheduled */
 	int closing_handles;
 };
 
@@ -45,6 +46,8 @@ static void on_timer(uv_timer_t *t);
 static void arm(struct mhd_server *s)
 {
 	MHD_UNSIGNED_LONG_LONG timeout;
+	if (s->is_kicked)
+		return;                /* a kick during the run wants another one */
 	if (MHD_get_timeout(s->daemon, &timeout) == MHD_YES)
 		uv_timer_start(&s->timer, on_timer, timeout, 0);
 	else
@@ -54,6 +57,7 @@ static void arm(struct mhd_server *s)
 static void on_timer(uv_timer_t *t)
 {
 	struct mhd_server *s = t->data;
+	s->is_kicked = false;
 	MHD_run(s->daemon);
 	arm(s);
 }
@@ -61,13 +65,18 @@ static void on_timer(uv_timer_t *t)
 static void on_poll(uv_poll_t *p, int status, int events)
 {
 	struct mhd_server *s = p->data;
+	s->is_kicked = false;
 	MHD_run(s->daemon);
 	arm(s);
 }
 
-/* Runs MHD on the next loop iteration (never re-entrantly). */
+/* Runs MHD on the next loop iteration (never re-entrantly).  A fan-out
+ * wakes thousands of streams; they share one run. */
 static void kick(struct mhd_server *s)
 {
+	if (s->is_kicked)
+		return;
+	s->is_kicked = true;
 	uv_timer_start(&s->timer, on_timer, 0, 0);
 }
 
