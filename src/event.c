@@ -1,6 +1,8 @@
 /* event.c - refcounted publications and their one-time serialization. */
 #include "event.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,13 +90,24 @@ void event_unref(struct event *ev)
 	free(ev);
 }
 
+/* Publication ids only need to be unpredictable enough not to collide, not
+ * secret: splitmix64 seeded once from OpenSSL costs nothing per event
+ * (RAND_bytes checks getpid() on every call).  Loop thread only. */
 uint64_t event_random_id(void)
 {
-	uint64_t id = 0;
-	while (id == 0) {
-		if (RAND_bytes((unsigned char *)&id, sizeof id) != 1)
-			id = (uint64_t)rand() << 31 ^ (uint64_t)rand();
-		id &= (1ull << 53) - 1;
+	static uint64_t state;
+	static bool is_seeded;
+	if (!is_seeded) {
+		if (RAND_bytes((unsigned char *)&state, sizeof state) != 1)
+			state = mono_ns() ^ (uint64_t)now_ms() << 20;
+		is_seeded = true;
 	}
-	return id;
+	for (;;) {
+		uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+		z = (z ^ (z >> 31)) & ((1ull << 53) - 1);
+		if (z)
+			return z;
+	}
 }

@@ -21,6 +21,8 @@
 #define RETENTION_TOPICS_PER_SLICE 200
 #define RETENTION_ROWS_PER_DELETE 2000
 #define REPLAY_SCAN_LIMIT 2048
+#define GROUP_COMMIT_MIN 16          /* a batch this big commits at once */
+#define GROUP_COMMIT_WAIT_US 50      /* else wait this long for company */
 
 struct job {
 	struct event *ev;
@@ -418,6 +420,14 @@ static void *writer_main(void *arg)
 		}
 		if (!h->pending.len && h->stopping)
 			break;
+		if (h->pending.len && h->pending.len < GROUP_COMMIT_MIN && !h->stopping) {
+			/* Let concurrent publishers join this commit: a short wait
+			 * costs each of them far less than a commit of its own. */
+			pthread_mutex_unlock(&h->lock);
+			struct timespec pause = {0, GROUP_COMMIT_WAIT_US * 1000L};
+			nanosleep(&pause, NULL);
+			pthread_mutex_lock(&h->lock);
+		}
 		struct jobs swap = h->pending;
 		h->pending = batch;
 		batch = swap;

@@ -224,7 +224,10 @@ static struct MHD_Response *make_response(struct mhd_request *r)
 		res->stream->wake = stream_wake;
 		res->stream->kill = stream_kill;
 		watch_hangup(ms);
-		mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader,
+		/* Chunked bodies are read straight into the connection's buffer;
+		 * the block size only sizes a buffer MHD mallocs per response and
+		 * uses for HTTP/1.0 clients, so keep it small: it is per stream. */
+		mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 256, stream_reader,
 						       ms, stream_free);
 		res->stream = NULL;            /* the response owns it now */
 	} else if (res->file_fd >= 0) {
