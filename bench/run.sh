@@ -1,0 +1,500 @@
+#!/bin/bash
+# Switchboard vs nginx+nchan benchmark (see bench/README.md).
+#
+# Builds bench/sseload.c, starts Switchboard (src/switchboard, temp config and
+# history) and nginx+nchan (temp nginx.conf, foreground, 1 worker) on free
+# loopback ports, runs the same loads against both in one run, prints a table
+# with Switchboard/nchan ratios and a Markdown block for bench/RESULTS.md.
+#
+# Usage: bench/run.sh [--only switchboard|nchan] [--quick]
+# Environment: SWITCHBOARD_BIN (default ../src/switchboard), DURATION (fan-out
+# seconds, 10), WRK_DURATION (10), WRK_CONNS (32), BIG (10000), SMALL (1000),
+# REPLAY_CLIENTS (1000), SB_THREADS (busy loop threads = nginx workers, 1),
+# SB_SYNC (history.sync, normal), SB_CONN_MEM (web transport connection_memory,
+# 8192), TESTS (subset of "idle fan1k fan10k replay
+# wrk"), KEEP_TMP=1 keeps the temp dir.
+set -u
+set -o pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(dirname "$HERE")
+SB_BIN=${SWITCHBOARD_BIN:-$TOP/src/switchboard}
+DURATION=${DURATION:-10}
+WRK_DURATION=${WRK_DURATION:-10}
+WRK_CONNS=${WRK_CONNS:-32}
+BIG=${BIG:-10000}
+SMALL=${SMALL:-1000}
+REPLAY_CLIENTS=${REPLAY_CLIENTS:-1000}
+SB_THREADS=${SB_THREADS:-1}
+SB_SYNC=${SB_SYNC:-normal}
+SB_CONN_MEM=${SB_CONN_MEM:-8192}
+REPLAY_PUBCONNS=${REPLAY_PUBCONNS:-4}
+TESTS=${TESTS:-idle fan1k fan10k replay wrk}
+ONLY=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--only) ONLY=$2; shift 2 ;;
+	--quick) DURATION=3; WRK_DURATION=3; BIG=2000; SMALL=500; REPLAY_CLIENTS=200; shift ;;
+	-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+
+TARGETS="switchboard nchan"
+[ -n "$ONLY" ] && TARGETS=$ONLY
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/sbbench.XXXXXX")
+chmod 755 "$TMP"
+SB_PID=
+NX_PID=
+LOAD_PID=
+RESTORE=()	# sysctl settings to put back on exit
+
+log() { echo "run.sh: $*" >&2; }
+
+cleanup() {
+	[ -n "$LOAD_PID" ] && kill "$LOAD_PID" 2>/dev/null
+	[ -n "$SB_PID" ] && kill -TERM "$SB_PID" 2>/dev/null
+	[ -n "$NX_PID" ] && kill -TERM "$NX_PID" 2>/dev/null
+	sleep 0.5
+	[ -n "$SB_PID" ] && kill -KILL "$SB_PID" 2>/dev/null
+	[ -n "$NX_PID" ] && kill -KILL "$NX_PID" 2>/dev/null
+	local r
+	for r in "${RESTORE[@]}"; do sysctl -q -w "$r" >/dev/null 2>&1; done
+	if [ "${KEEP_TMP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- limits ------------------------------------------------------------------
+NEED_FDS=$((BIG + 500))
+ulimit -Hn 65536 2>/dev/null
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$NEED_FDS" ]; then
+	log "ulimit -n is $(ulimit -n), need $NEED_FDS for $BIG connections"; exit 2
+fi
+sysctl_raise() {	# name minimum
+	local cur
+	cur=$(sysctl -n "$1" 2>/dev/null) || return 0
+	if [ "$cur" -lt "$2" ]; then
+		if sysctl -q -w "$1=$2" >/dev/null 2>&1; then RESTORE+=("$1=$cur")
+		else log "could not raise $1 from $cur to $2"; fi
+	fi
+}
+sysctl_raise net.core.somaxconn 8192
+sysctl_raise net.ipv4.tcp_max_syn_backlog 8192
+read -r PLO PHI < <(sysctl -n net.ipv4.ip_local_port_range 2>/dev/null || echo "32768 60999")
+if [ $((PHI - PLO)) -lt $((3 * BIG)) ]; then
+	if sysctl -q -w net.ipv4.ip_local_port_range="20000 64999" >/dev/null 2>&1; then
+		RESTORE+=("net.ipv4.ip_local_port_range=$PLO $PHI")
+	else
+		log "could not widen net.ipv4.ip_local_port_range ($PLO $PHI)"
+	fi
+	read -r PLO PHI < <(sysctl -n net.ipv4.ip_local_port_range 2>/dev/null || echo "32768 60999")
+fi
+# Servers listen outside the ephemeral range, so that no client socket (or
+# its TIME_WAIT) ever holds the port a server wants to bind.
+if [ "$PLO" -gt 11000 ]; then PORT_LO=$((PLO - 10000 > 1024 ? PLO - 10000 : 1025)); PORT_N=$((PLO - PORT_LO))
+else PORT_LO=$((PHI + 1)); PORT_N=$((65535 - PHI)); fi
+LIMITS="ulimit -n $(ulimit -n); somaxconn $(sysctl -n net.core.somaxconn 2>/dev/null); \
+tcp_max_syn_backlog $(sysctl -n net.ipv4.tcp_max_syn_backlog 2>/dev/null); \
+ip_local_port_range $(sysctl -n net.ipv4.ip_local_port_range 2>/dev/null | tr '\t' ' '); \
+tcp_tw_reuse $(sysctl -n net.ipv4.tcp_tw_reuse 2>/dev/null)"
+log "limits: $LIMITS"
+
+# ---- build the load generator --------------------------------------------------
+LOAD=$TMP/sseload
+${CC:-cc} -O2 -Wall -Wextra -o "$LOAD" "$HERE/sseload.c" || { log "cannot build sseload"; exit 2; }
+
+free_port() {
+	local p
+	for _ in $(seq 1 200); do
+		p=$((PORT_LO + RANDOM % PORT_N))
+		if ! ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then echo "$p"; return 0; fi
+	done
+	return 1
+}
+
+wait_port() {	# port seconds
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		ss -Hltn "sport = :$1" 2>/dev/null | grep -q . && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# ---- Switchboard ---------------------------------------------------------------
+SB_PORT=
+start_switchboard() {
+	[ -x "$SB_BIN" ] || { log "no Switchboard binary at $SB_BIN"; return 1; }
+	SB_PORT=$(free_port)
+	mkdir -p "$TMP/sb"
+	rm -f "$TMP/sb/bench.db"*
+	cat >"$TMP/sb/config.json" <<EOF
+{
+  "version": 2,
+  "workers": [{
+    "type": "router",
+    "realms": [{"name": "realm1", "roles": [{"name": "anonymous", "permissions": [
+      {"uri": "", "match": "prefix",
+       "allow": {"call": true, "register": true, "publish": true, "subscribe": true},
+       "disclose": {"caller": false, "publisher": false}, "cache": true}]}]}],
+    "transports": [{
+      "type": "web",
+XX: {"type": "publisher", "realm": "realm1", "role": "anonymous"},
+        "sse": {"type": "eventsource", "realm": "realm1", "role": "anonymous",
+                "options": {"queue_limit": 100000}},
+        "info": {"type": "nodeinfo"}
+      }
+    }]
+  }],
+  "history": {"path": "bench.db", "sync": "$SB_SYNC",
+              "retention": [{"uri": "", "match": "prefix", "max_events": 100000, "max_age": 86400}]}
+}
+EOF
+	"$SB_BIN" check --config "$TMP/sb/config.json" >"$TMP/sb/check.log" 2>&1 ||
+		{ log "switchboard check failed:"; cat "$TMP/sb/check.log" >&2; return 1; }
+	"$SB_BIN" start --config "$TMP/sb/config.json" --loglevel warn \
+		>"$TMP/sb/out.log" 2>"$TMP/sb/err.log" &
+	SB_PID=$!
+	if ! wait_port "$SB_PORT" 10; then
+		log "switchboard did not listen on $SB_PORT:"; tail -5 "$TMP/sb/err.log" >&2
+		kill -KILL "$SB_PID" 2>/dev/null; SB_PID=; return 1
+	fi
+	curl -s -o /dev/null -H 'Content-Type: application/json' \
+		-d '{"topic":"warmup","args":[0,0]}' "http://127.0.0.1:$SB_PORT/publish"
+	sleep 0.5
+	return 0
+}
+
+stop_switchboard() {
+	[ -z "$SB_PID" ] && return
+	kill -TERM "$SB_PID" 2>/dev/null
+	for _ in $(seq 1 50); do kill -0 "$SB_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$SB_PID" 2>/dev/null
+	wait "$SB_PID" 2>/dev/null
+	SB_PID=
+}
+
+# ---- nginx + nchan -------------------------------------------------------------
+NCHAN_SO=
+for f in /usr/lib/nginx/modules/ngx_nchan_module.so /usr/share/nginx/modules/ngx_nchan_module.so; do
+	[ -f "$f" ] && NCHAN_SO=$f && break
+done
+[ -z "$NCHAN_SO" ] && NCHAN_SO=$(find /usr/lib/nginx /usr/share/nginx -name 'ngx_nchan_module.so' 2>/dev/null | head -1)
+NX_PORT=
+start_nchan() {
+	command -v nginx >/dev/null || { log "nginx not installed (apt-get install nginx libnginx-mod-nchan)"; return 1; }
+	[ -n "$NCHAN_SO" ] || { log "nchan module not found (apt-get install libnginx-mod-nchan)"; return 1; }
+	NX_PORT=$(free_port)
+	local d=$TMP/nginx fds
+	mkdir -p "$d/tmp"
+	chmod -R 777 "$d/tmp"
+	fds=$(ulimit -n)
+	cat >"$d/nginx.conf" <<EOF
+load_module $NCHAN_SO;
+worker_processes $SB_THREADS;
+daemon off;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+worker_rlimit_nofile $fds;
+events { worker_connections $((fds - 100)); multi_accept on; }
+http {
+  access_log off;
+  client_body_temp_path $d/tmp/body;
+  proxy_temp_path $d/tmp/proxy;
+  fastcgi_temp_path $d/tmp/fcgi;
+  uwsgi_temp_path $d/tmp/uwsgi;
+  scgi_temp_path $d/tmp/scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  nchan_message_buffer_length 1000;
+  nchan_message_timeout 1h;
+  server {
+    listen 127.0.0.1:$NX_PORT backlog=8192;
+    location = /pub { nchan_publisher; nchan_channel_id \$arg_channel; }
+    location = /sub {
+      nchan_subscriber eventsource;
+      nchan_channel_id \$arg_channel;
+      nchan_subscriber_first_message newest;
+    }
+  }
+}
+EOF
+	nginx -c "$d/nginx.conf" -p "$d/" >"$d/out.log" 2>&1 &
+	NX_PID=$!
+	if ! wait_port "$NX_PORT" 10; then
+		log "nginx did not listen on $NX_PORT:"; cat "$d/out.log" "$d/error.log" >&2
+		kill -KILL "$NX_PID" 2>/dev/null; NX_PID=; return 1
+	fi
+	sleep 0.3
+	return 0
+}
+
+stop_nchan() {
+	[ -z "$NX_PID" ] && return
+	kill -TERM "$NX_PID" 2>/dev/null
+	for _ in $(seq 1 50); do kill -0 "$NX_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$NX_PID" 2>/dev/null
+	wait "$NX_PID" 2>/dev/null
+	NX_PID=
+}
+
+# The process doing the work: Switchboard's only process, nginx's worker(s).
+server_pids() {
+	case $1 in
+	switchboard) echo "$SB_PID" ;;
+	nchan) pgrep -P "$NX_PID" | tr '\n' ' ' ;;
+	esac
+}
+port_of() { case $1 in switchboard) echo "$SB_PORT" ;; nchan) echo "$NX_PORT" ;; esac; }
+alive() {
+	case $1 in
+	switchboard) [ -n "$SB_PID" ] && kill -0 "$SB_PID" 2>/dev/null ;;
+	nchan) [ -n "$NX_PID" ] && kill -0 "$NX_PID" 2>/dev/null ;;
+	esac
+}
+start_target() { case $1 in switchboard) start_switchboard ;; nchan) start_nchan ;; esac; }
+stop_target() { case $1 in switchboard) stop_switchboard ;; nchan) stop_nchan ;; esac; }
+ensure_up() {	# restart a target that died (recorded in NOTES)
+	alive "$1" && return 0
+	NOTES+=("$1 was not running before '$2' (crashed?); restarted")
+	[ "$1" = switchboard ] && [ -f "$TMP/sb/err.log" ] && tail -5 "$TMP/sb/err.log" >&2
+	stop_target "$1"
+	start_target "$1"
+}
+rss_kib() {	# sum of VmRSS over the pids
+	local s=0 p v
+	for p in "$@"; do
+		v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null)
+		s=$((s + ${v:-0}))
+	done
+	echo "$s"
+}
+cpu_ticks() {	# utime+stime (all threads) over the pids
+	local s=0 p v
+	for p in "$@"; do
+		v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null)
+		s=$((s + ${v:-0}))
+	done
+	echo "$s"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+declare -A R		# results: R[target.key]=value
+NOTES=()
+kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1" | head -1; }
+
+# ---- tests ---------------------------------------------------------------------
+test_idle() {	# target
+	local t=$1 port pids base rss out i
+	port=$(port_of "$t")
+	pids=$(server_pids "$t")
+	base=$(rss_kib $pids)
+	out=$TMP/idle.$t.out
+	"$LOAD" idle --target "$t" --port "$port" --topic idle -n "$BIG" --hold 0 --quiet >"$out" 2>&1 &
+	LOAD_PID=$!
+	for i in $(seq 1 600); do
+		grep -q '^READY' "$out" && break
+		kill -0 "$LOAD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	sleep 2
+	rss=$(rss_kib $pids)
+	sleep 1
+	kill -TERM "$LOAD_PID" 2>/dev/null
+	wait "$LOAD_PID"
+	LOAD_PID=
+	local res
+	res=$(grep '^RESULT' "$out")
+	R[$t.idle_base_kib]=$base
+	R[$t.idle_rss_kib]=$rss
+	R[$t.idle_open]=$(kv "$res" open)
+	R[$t.idle_per_conn_kib]=$(awk -v a="$rss" -v b="$base" -v n="$BIG" 'BEGIN{printf "%.2f", (a-b)/n}')
+	log "$t idle: base ${base} KiB, with $BIG idle: ${rss} KiB, ${R[$t.idle_per_conn_kib]} KiB/conn, open ${R[$t.idle_open]:-?}"
+	grep -v '^RESULT' "$out" >&2
+}
+
+test_fanout() {	# target key subs rate
+	local t=$1 key=$2 n=$3 rate=$4 port pids c0 c1 out res args
+	ensure_up "$t" "fanout $key" || return
+	port=$(port_of "$t")
+	pids=$(server_pids "$t")
+	out=$TMP/$key.$t.out
+	# Fixed rate runs twice as long: its p99 rests on few events.
+	if [ "$rate" = 0 ]; then args="--rate 0 --window 4 --pubconns 4 --duration $DURATION"
+	else args="--rate $rate --pubconns 4 --duration $((DURATION * 2))"; fi
+	c0=$(cpu_ticks $pids)
+	# shellcheck disable=SC2086
+	"$LOAD" fanout --target "$t" --port "$port" --topic "$key" -n "$n" $args \
+		--quiet >"$out" 2>&1
+	c1=$(cpu_ticks $pids)
+	res=$(grep '^RESULT' "$out")
+	sed 's/^/  /' "$out" | grep -v RESULT >&2
+	if [ -z "$res" ]; then NOTES+=("$t $key: no result (see log above)"); return; fi
+	local f
+	for f in dps losses dups p50_ms p99_ms max_ms events established deliveries reorder ended pubfail \
+		first_p50_ms first_p99_ms last_p50_ms last_p99_ms; do
+		R[$t.$key.$f]=$(kv "$res" $f)
+	done
+	R[$t.$key.cpu_us]=$(awk -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v d="${R[$t.$key.deliveries]}" \
+		'BEGIN{ if (d > 0) printf "%.2f", c / hz * 1e6 / d; else print "n/a" }')
+	alive "$t" || NOTES+=("$t died during fanout $key")
+}
+
+test_replay() {	# target
+	local t=$1 port out res f
+	ensure_up "$t" replay || return
+	port=$(port_of "$t")
+	out=$TMP/replay.$t.out
+	"$LOAD" replay --target "$t" --port "$port" --topic replay --count 1000 --back 500 \
+		--clients "$REPLAY_CLIENTS" --live 1000 --pubconns "$REPLAY_PUBCONNS" --quiet >"$out" 2>&1
+	res=$(grep '^RESULT' "$out")
+	sed 's/^/  /' "$out" | grep -v RESULT >&2
+	if [ -z "$res" ]; then NOTES+=("$t replay: no result"); return; fi
+	for f in exact established short missing dups unexpected disorder connect_s replayed_s complete_s unknown expired; do
+		R[$t.replay.$f]=$(kv "$res" $f)
+	done
+	alive "$t" || NOTES+=("$t died during replay")
+}
+
+test_wrk() {	# target
+	local t=$1 port url lua out
+	ensure_up "$t" wrk || return
+	port=$(port_of "$t")
+	lua=$TMP/wrk.$t.lua
+	if [ "$t" = switchboard ]; then
+		url="http://127.0.0.1:$port/publish"
+		cat >"$lua" <<'EOF'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"topic":"wrk","args":[1,1795000000000000000]}'
+EOF
+	else
+		url="http://127.0.0.1:$port/pub?channel=wrk"
+		cat >"$lua" <<'EOF'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '[1,1795000000000000000]'
+EOF
+	fi
+	out=$TMP/wrk.$t.out
+	wrk -t2 -c"$WRK_CONNS" -d"${WRK_DURATION}s" --latency -s "$lua" "$url" >"$out" 2>&1
+	sed 's/^/  /' "$out" >&2
+	R[$t.wrk.rps]=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")
+	R[$t.wrk.non2xx]=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")
+	R[$t.wrk.non2xx]=${R[$t.wrk.non2xx]:-0}
+	R[$t.wrk.errors]=$(awk '/Socket errors:/ {print}' "$out" | sed 's/.*Socket errors: //')
+	R[$t.wrk.p99_ms]=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) sub("ms","",v); else if (v ~ /s$/) {sub("s","",v); v*=1000}; printf "%.2f", v}' "$out")
+	alive "$t" || NOTES+=("$t died during wrk")
+}
+
+# ---- run -----------------------------------------------------------------------
+T0=$(date +%s)
+UP=()
+for t in $TARGETS; do
+	if start_target "$t"; then UP+=("$t"); log "$t up on 127.0.0.1:$(port_of "$t") (pid $(server_pids "$t"))"
+	else NOTES+=("$t could not be started"); fi
+done
+[ ${#UP[@]} -eq 0 ] && { log "nothing to benchmark"; exit 2; }
+
+# Idle RSS first, on freshly started servers.
+want() { [[ " $TESTS " == *" $1 "* ]]; }
+if want idle; then
+	for t in "${UP[@]}"; do log "== idle $BIG: $t"; test_idle "$t"; done
+fi
+for spec in "fan${SMALL}_fixed $SMALL 10 fan1k" "fan${SMALL}_sat $SMALL 0 fan1k" \
+	    "fan${BIG}_fixed $BIG 10 fan10k" "fan${BIG}_sat $BIG 0 fan10k"; do
+	set -- $spec
+	want "$4" || continue
+	for t in "${UP[@]}"; do log "== fanout $1 ($2 subscribers, rate ${3/#0/saturation}): $t"; test_fanout "$t" "$1" "$2" "$3"; done
+done
+if want replay; then
+	for t in "${UP[@]}"; do log "== replay: $t"; test_replay "$t"; done
+fi
+if want wrk; then
+	for t in "${UP[@]}"; do log "== wrk /publish: $t"; test_wrk "$t"; done
+fi
+for t in "${UP[@]}"; do stop_target "$t"; done
+ELAPSED=$(($(date +%s) - T0))
+
+# ---- report --------------------------------------------------------------------
+g() { echo "${R[$1]:-n/a}"; }
+ratio() {	# sb nchan
+	awk -v a="$1" -v b="$2" 'BEGIN{ if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "-" }'
+}
+ROWS=()
+row() {	# label key target-text
+	local s n
+	s=$(g "switchboard.$2")
+	n=$(g "nchan.$2")
+	ROWS+=("$1|$s|$n|$(ratio "$s" "$n")|$3")
+}
+row "idle: RSS per SSE connection at $BIG (KiB)" idle_per_conn_kib "<= 0.8x"
+row "idle: connections still open at the end" idle_open "$BIG"
+for spec in "fan${SMALL}_fixed $SMALL 10/s" "fan${SMALL}_sat $SMALL saturation" "fan${BIG}_fixed $BIG 10/s" "fan${BIG}_sat $BIG saturation"; do
+	set -- $spec
+	tgt_dps=""; tgt_p99=""
+	[ "$1" = "fan${BIG}_sat" ] && tgt_dps=">= 1.3x"
+	[ "$1" = "fan${BIG}_fixed" ] && tgt_p99="<= 0.5x"
+	row "fan-out $2 subs @ $3: deliveries/s" "$1.dps" "$tgt_dps"
+	row "fan-out $2 subs @ $3: events published" "$1.events" ""
+	row "fan-out $2 subs @ $3: losses" "$1.losses" "0"
+	row "fan-out $2 subs @ $3: duplicates" "$1.dups" "0"
+	row "fan-out $2 subs @ $3: p50 latency (ms)" "$1.p50_ms" ""
+	row "fan-out $2 subs @ $3: p99 latency (ms)" "$1.p99_ms" "$tgt_p99"
+	row "fan-out $2 subs @ $3: max latency (ms)" "$1.max_ms" ""
+	row "fan-out $2 subs @ $3: per event, first sub p50 (ms)" "$1.first_p50_ms" ""
+	row "fan-out $2 subs @ $3: per event, first sub p99 (ms)" "$1.first_p99_ms" ""
+	row "fan-out $2 subs @ $3: per event, last sub p99 (ms)" "$1.last_p99_ms" ""
+	row "fan-out $2 subs @ $3: server CPU per delivery (us)" "$1.cpu_us" ""
+done
+row "replay: clients exact (of $REPLAY_CLIENTS)" replay.exact "all"
+row "replay: missing / dup / unexpected / disorder" replay.missing "0"
+row "replay: all replayed (s)" replay.replayed_s ""
+row "replay: all complete (s)" replay.complete_s "< 1x"
+row "/publish req/s (wrk -c$WRK_CONNS)" wrk.rps ">= 50000 (abs)"
+row "/publish p99 latency (ms)" wrk.p99_ms ""
+row "/publish non-2xx responses" wrk.non2xx "0"
+# replay errors as one cell
+for t in switchboard nchan; do
+	R[$t.replay.errs]="$(g $t.replay.missing)/$(g $t.replay.dups)/$(g $t.replay.unexpected)/$(g $t.replay.disorder)"
+done
+for i in "${!ROWS[@]}"; do
+	case "${ROWS[$i]}" in
+	"replay: missing"*) ROWS[$i]="replay: missing / dup / unexpected / disorder|$(g switchboard.replay.errs)|$(g nchan.replay.errs)|-|0/0/0/0" ;;
+	esac
+done
+
+MACHINE="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(free -g | awk '/Mem:/ {print $2}') GB RAM, Linux $(uname -r), Debian $(cat /etc/debian_version 2>/dev/null)"
+VERSIONS="nginx $(dpkg-query -W -f='${Version}' nginx 2>/dev/null), libnginx-mod-nchan $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null), libmicrohttpd $(dpkg-query -W -f='${Version}' libmicrohttpd12 2>/dev/null), libwebsockets $(dpkg-query -W -f='${Version}' libwebsockets17 2>/dev/null), wrk $(dpkg-query -W -f='${Version}' wrk 2>/dev/null)"
+SBVER=$("$SB_BIN" version 2>/dev/null | head -1)
+SBGIT=$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo "uncommitted")
+
+echo
+printf '%-58s %14s %14s %9s  %s\n' "figure" "switchboard" "nchan" "sb/nchan" "target"
+printf '%.0s-' {1..110}; echo
+for r in "${ROWS[@]}"; do
+	IFS='|' read -r a b c d e <<<"$r"
+	printf '%-58s %14s %14s %9s  %s\n' "$a" "$b" "$c" "$d" "$e"
+done
+for n in "${NOTES[@]}"; do echo "note: $n"; done
+echo
+echo "---- paste into bench/RESULTS.md ----"
+echo "## $(date -u +%Y-%m-%d) — $(hostname)"
+echo
+echo "- Machine: $MACHINE; load generator on the same cores."
+echo "- Switchboard: ${SBVER:-?} (git $SBGIT), $SB_THREADS busy loop thread(s), history sync=$SB_SYNC, eventsource queue_limit 100000, connection_memory $SB_CONN_MEM."
+echo "- nchan: worker_processes $SB_THREADS, nchan_message_buffer_length 1000, nchan_subscriber_first_message newest."
+echo "- Packages: $VERSIONS."
+echo "- Limits: $LIMITS."
+echo "- Fan-out: 4 publisher connections; fixed rate 10 events/s for $((DURATION * 2)) s; saturation for $DURATION s with at most 4 events not yet delivered to every subscriber. wrk: -t2 -c$WRK_CONNS -d${WRK_DURATION}s. Replay: 1000 published, $REPLAY_CLIENTS clients resume 500 back, 1000 published live on $REPLAY_PUBCONNS connections. Whole run: ${ELAPSED} s."
+echo
+echo "| figure | switchboard | nchan | sb/nchan | target |"
+echo "|---|---:|---:|---:|---|"
+for r in "${ROWS[@]}"; do
+	IFS='|' read -r a b c d e <<<"$r"
+	echo "| $a | $b | $c | $d | $e |"
+done
+for n in "${NOTES[@]}"; do echo; echo "Note: $n"; done
+echo "---- end ----"
