@@ -141,7 +141,10 @@ start_switchboard() {
        "disclose": {"caller": false, "publisher": false}, "cache": true}]}]}],
     "transports": [{
       "type": "web",
-XX: {"type": "publisher", "realm": "realm1", "role": "anonymous"},
+      "endpoint": {"type": "tcp", "interface": "127.0.0.1", "port": $SB_PORT},
+      "options": {"connection_memory": $SB_CONN_MEM},
+      "paths": {
+        "publish": {"type": "publisher", "realm": "realm1", "role": "anonymous"},
         "sse": {"type": "eventsource", "realm": "realm1", "role": "anonymous",
                 "options": {"queue_limit": 100000}},
         "info": {"type": "nodeinfo"}
