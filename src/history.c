@@ -305,8 +305,9 @@ static bool trim_topic(struct history *h, int64_t rowid, const char *realm,
 				events - rule->max_events - 1);
 	if (rule->max_age_s > 0) {
 		int64_t cutoff = now_ms() - rule->max_age_s * 1000;
+		/* Sequence order is time order: look at the oldest row first. */
 		int64_t oldest = topic_seq(db, "SELECT time_ms FROM events WHERE realm=?1 AND "
-					   "topic=?2 AND ?3 ORDER BY seq LIMIT 1", realm, topic, 1);
+					   "topic=?2 AND seq > ?3 ORDER BY seq LIMIT 1", realm, topic, 0);
 		if (oldest && oldest < cutoff) {
 			int64_t aged = topic_seq(db, "SELECT max(seq) FROM events WHERE realm=?1 AND "
 						 "topic=?2 AND time_ms < ?3", realm, topic, cutoff);

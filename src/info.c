@@ -90,10 +90,10 @@ enum http_result info_handle(struct http_request *req)
 }
 
 static void metric(struct buf *b, const char *name, const char *type, const char *help,
-		   const char *labels, unsigned long long value)
+		   unsigned long long value)
 {
 	buf_appendf(b, "# HELP switchboard_%s %s\n# TYPE switchboard_%s %s\n", name, help, name, type);
-	buf_appendf(b, "switchboard_%s%s %llu\n", name, labels, value);
+	buf_appendf(b, "switchboard_%s %llu\n", name, value);
 }
 
 enum http_result info_handle_metrics(struct http_request *req)
@@ -110,24 +110,24 @@ enum http_result info_handle_metrics(struct http_request *req)
 		    (unsigned long long)s.gw.http_connections,
 		    (unsigned long long)s.gw.sse_clients,
 		    (unsigned long long)s.gw.ws_connections);
-	metric(b, "events_published_total", "counter", "Events stored and fanned out.", "",
+	metric(b, "events_published_total", "counter", "Events stored and fanned out.",
 	       s.bus.published);
-	metric(b, "events_delivered_total", "counter", "Event deliveries to subscriptions.", "",
+	metric(b, "events_delivered_total", "counter", "Event deliveries to subscriptions.",
 	       s.bus.deliveries);
-	metric(b, "events_replayed_total", "counter", "Events sent to SSE clients from history.", "",
+	metric(b, "events_replayed_total", "counter", "Events sent to SSE clients from history.",
 	       s.gw.events_replayed);
-	metric(b, "publish_failed_total", "counter", "Publishes history could not store.", "",
+	metric(b, "publish_failed_total", "counter", "Publishes history could not store.",
 	       s.bus.failed);
-	metric(b, "sse_slow_cuts_total", "counter", "SSE streams ended for falling behind.", "",
+	metric(b, "sse_slow_cuts_total", "counter", "SSE streams ended for falling behind.",
 	       s.gw.sse_cuts);
-	metric(b, "subscriptions", "gauge", "Live bus subscriptions.", "", s.bus.subscriptions);
-	metric(b, "history_rows", "gauge", "Events held in history.", "", s.history.rows);
-	metric(b, "history_bytes", "gauge", "Payload bytes held in history.", "", s.history.bytes);
-	metric(b, "history_commits_total", "counter", "History transactions committed.", "",
+	metric(b, "subscriptions", "gauge", "Live bus subscriptions.", s.bus.subscriptions);
+	metric(b, "history_rows", "gauge", "Events held in history.", s.history.rows);
+	metric(b, "history_bytes", "gauge", "Payload bytes held in history.", s.history.bytes);
+	metric(b, "history_commits_total", "counter", "History transactions committed.",
 	       s.history.commits);
-	metric(b, "history_trimmed_total", "counter", "Events removed by retention.", "",
+	metric(b, "history_trimmed_total", "counter", "Events removed by retention.",
 	       s.history.trimmed);
-	metric(b, "http_requests_total", "counter", "HTTP requests answered.", "",
+	metric(b, "http_requests_total", "counter", "HTTP requests answered.",
 	       s.gw.http_requests);
 	return HTTP_DONE;
 }

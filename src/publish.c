@@ -78,13 +78,36 @@ static bool check_request(struct http_request *req, bool needs_json)
 	return true;
 }
 
-/* Parses the body as a JSON object with a string under uri_key.  Returns
- * the object (new reference) or NULL after answering 400. */
+/* What is wrong with a parsed body's shape, or NULL. */
+static const char *shape_problem(json_t *body, const char *uri_key)
+{
+	json_t *uri = json_object_get(body, uri_key);
+	json_t *args = json_object_get(body, "args");
+	json_t *kwargs = json_object_get(body, "kwargs");
+	json_t *options = json_object_get(body, "options");
+	if (!json_is_object(body))
+		return "Request body was valid JSON, but not well formed (must be a dict).";
+	if (!uri)
+		return "missing";
+	if (!json_is_string(uri) || strlen(json_string_value(uri)) != json_string_length(uri) ||
+	    !uri_is_valid(json_string_value(uri)))
+		return "invalid";
+	if (args && !json_is_null(args) && !json_is_array(args))
+		return "Request body was valid JSON, but 'args' must be a list.";
+	if (kwargs && !json_is_null(kwargs) && !json_is_object(kwargs))
+		return "Request body was valid JSON, but 'kwargs' must be a dict.";
+	if (options && !json_is_null(options) && !json_is_object(options))
+		return "Request body was valid JSON, but 'options' must be a dict.";
+	return NULL;
+}
+
+/* Parses the body as a JSON object with a valid URI under uri_key.
+ * Returns it (new reference) or NULL after answering 400. */
 static json_t *parse_body(struct http_request *req, const char *uri_key)
 {
 	json_error_t jerr;
-	/* JSON_ALLOW_NUL: "\u0000" is valid JSON in payloads; URIs are checked
-	 * for embedded NULs below. */
+	/* JSON_ALLOW_NUL: "\u0000" is valid JSON in payloads (WAMP binary);
+	 * URIs with an embedded NUL are refused by shape_problem(). */
 	json_t *body = json_loadb(req->body.data ? req->body.data : "", req->body.len,
 				  JSON_ALLOW_NUL, &jerr);
 	if (!body) {
@@ -92,38 +115,20 @@ static json_t *parse_body(struct http_request *req, const char *uri_key)
 			   jerr.text, jerr.line, jerr.column);
 		return NULL;
 	}
-	const char *problem = NULL;
-	json_t *uri = json_object_get(body, uri_key);
-	json_t *args = json_object_get(body, "args");
-	json_t *kwargs = json_object_get(body, "kwargs");
-	json_t *options = json_object_get(body, "options");
-	if (!json_is_object(body))
-		problem = "Request body was valid JSON, but not well formed (must be a dict).";
-	else if (!uri)
-		problem = NULL;
-	else if (!json_is_string(uri) || strlen(json_string_value(uri)) != json_string_length(uri) ||
-		 !uri_is_valid(json_string_value(uri)))
-		problem = "invalid URI";
-	else if (args && !json_is_null(args) && !json_is_array(args))
-		problem = "Request body was valid JSON, but 'args' must be a list.";
-	else if (kwargs && !json_is_null(kwargs) && !json_is_object(kwargs))
-		problem = "Request body was valid JSON, but 'kwargs' must be a dict.";
-	else if (options && !json_is_null(options) && !json_is_object(options))
-		problem = "Request body was valid JSON, but 'options' must be a dict.";
-
-	if (json_is_object(body) && !uri) {
+	const char *problem = shape_problem(body, uri_key);
+	if (!problem)
+		return body;
+	if (!strcmp(problem, "missing")) {
 		http_error(req, 400, BAD_REQUEST,
 			   "Request body was valid JSON, but not well formed (missing key '%s').", uri_key);
-	} else if (problem && !strcmp(problem, "invalid URI")) {
-		char *text = json_dumps(uri, JSON_COMPACT | JSON_ENCODE_ANY);
+	} else if (!strcmp(problem, "invalid")) {
+		char *text = json_dumps(json_object_get(body, uri_key), JSON_COMPACT | JSON_ENCODE_ANY);
 		http_error(req, 400, BAD_REQUEST,
 			   "Request body was valid JSON, but '%s' is not a valid URI: %.200s "
 			   "(dot-separated non-empty components without spaces or '#')", uri_key, text);
 		free(text);
-	} else if (problem) {
-		http_error(req, 400, BAD_REQUEST, "%s", problem);
 	} else {
-		return body;
+		http_error(req, 400, BAD_REQUEST, "%s", problem);
 	}
 	json_decref(body);
 	return NULL;
