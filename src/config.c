@@ -1131,11 +1131,11 @@ static int web_paths(struct ctx *c, json_t *v, void *obj, const struct field *f)
 /* ---- transports --------------------------------------------------------- */
 
 static const struct field web_options_fields[] = {
-	F("access_log", T_BOOL),
+	BOOL("access_log", struct sb_transport, access_log, 0),
 	F("display_tracebacks", T_BOOL),
 	F("hsts", T_BOOL),
 	F("hsts_max_age", T_INT),
-	F("client_timeout", T_INT),
+	INT("client_timeout", struct sb_transport, client_timeout_s, 1, 86400, 0),
 	SIZE("max_connections", struct sb_transport, max_connections, 1, 1000000, 20000),
 	SIZE("connection_memory", struct sb_transport, connection_memory, 2048, 16 * MIB, 8192),
 	END,

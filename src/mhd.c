@@ -249,12 +249,16 @@ static struct MHD_Response *make_response(struct mhd_request *r)
 
 static enum MHD_Result answer(struct mhd_request *r)
 {
+	bool is_stream = r->req.response.stream != NULL;
 	struct MHD_Response *mr = make_response(r);
 	enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->req.response.status, mr);
 	MHD_destroy_response(mr);
 	http_request_cleanup(&r->req);     /* MHD has its own copy; a stream may live long */
 	r->is_answered = true;
 	r->server->gw->stats.http_requests++;
+	if (r->server->site->transport->access_log)
+		log_msg(LOG_INFO, "http", "%s: %s %s %d%s", r->req.peer, r->req.method, r->req.path,
+			r->req.response.status, is_stream ? " (event stream)" : "");
 	return ok;
 }
 
@@ -383,10 +387,12 @@ struct mhd_server *mhd_server_new(struct gateway *gw, const struct http_site *si
 	struct mhd_server *s = xcalloc(1, sizeof *s);
 	s->gw = gw;
 	s->site = site;
-	unsigned timeout_s = 60;
+	/* Idle connections close after client_timeout; streams write at
+	 * least every heartbeat, so keep the timeout above it. */
+	unsigned timeout_s = t->client_timeout_s > 0 ? (unsigned)t->client_timeout_s : 60;
 	for (size_t i = 0; i < t->n_paths; i++)
-		if (t->paths[i].heartbeat_s * 4 > (int)timeout_s)
-			timeout_s = (unsigned)t->paths[i].heartbeat_s * 4;
+		if (t->paths[i].heartbeat_s * 2 > (int)timeout_s)
+			timeout_s = (unsigned)t->paths[i].heartbeat_s * 2;
 
 	s->daemon = MHD_start_daemon(
 		MHD_USE_NO_LISTEN_SOCKET | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |

@@ -351,3 +351,36 @@ test('kill -9 during a publish storm loses no acknowledged event', { timeout: 60
 		await stopClean(g);
 	}
 });
+
+test('retention by age removes events older than max_age and says "expired"', async () => {
+	// Test a rule with max_age 1 s: events published, then left to age,
+	// are removed by the periodic retention pass; a resume from before
+	// them gets an "expired" comment and only what was published later.
+	const g = await startGateway({
+		config: makeConfig({
+			history: { retention: [{ uri: 'aged.', match: 'prefix', max_events: 0, max_age: 1 },
+				{ uri: '', match: 'prefix', max_events: 100000, max_age: 86400 }] },
+		}),
+	});
+	try {
+		const old = [];
+		for (let i = 0; i < 5; i++) old.push((await publishOk(g, 'aged.t', [i])).id);
+		await publishOk(g, 'kept.t', ['other topic']);
+		const before = (await info(g)).events_stored;
+		assert.equal(before, 6);
+		await waitFor(async () => (await info(g)).events_stored === 1, 6000,
+			'the 5 aged.t events to be removed (kept.t stays)');
+		await publishOk(g, 'aged.t', ['fresh']);
+		const s = await openSseLive(g, { topic: 'aged.t', lastEventId: '1' });
+		try {
+			await s.waitEvents(1);
+			await sleep(200);
+			assert.ok(s.comments.some((c) => /expired/i.test(c)), `comments ${JSON.stringify(s.comments)}`);
+			assert.deepEqual(s.events.map((e) => e.json.args[0]), ['fresh']);
+		} finally {
+			s.close();
+		}
+	} finally {
+		await stopClean(g);
+	}
+});

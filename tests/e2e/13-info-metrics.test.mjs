@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-	startGateway, stopClean, makeConfig, publishOk, openSseLive, request, info, sleep,
+	startGateway, stopClean, makeConfig, publishOk, openSseLive, request, info, sleep, waitFor,
 } from './lib/gateway.mjs';
 
 let gw;
@@ -80,4 +80,28 @@ test('/metrics is Prometheus text with switchboard_ series', async () => {
 		assert.match(l, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? (-?[0-9.eE+-]+|NaN|[+-]Inf)( -?\d+)?$/, `sample line: ${l}`);
 	}
 	assert.ok(samples.some((l) => l.startsWith('switchboard_sse_slow_cuts_total')), 'slow cut counter exported');
+});
+
+test('access_log logs one line per answered request with peer, method, path and status', async () => {
+	// Test the web transport option access_log (Crossbar's key): off by
+	// default, one info line per request when on.
+	const g = await startGateway({ config: makeConfig({ web: { access_log: true } }) });
+	try {
+		await publishOk(g, 'com.example.log', [1]);
+		const r = await request(g, 'GET', '/no/such/file');
+		assert.equal(r.status, 404);
+		await waitFor(() => /http: 127\.0\.0\.1:\d+: GET \/no\/such\/file 404/.test(g.log()), 3000,
+			'an access line for the 404');
+		assert.match(g.log(), /http: 127\.0\.0\.1:\d+: POST \/publish 200/);
+	} finally {
+		await stopClean(g);
+	}
+	const quiet = await startGateway({});
+	try {
+		await publishOk(quiet, 'com.example.log', [1]);
+		await sleep(100);
+		assert.doesNotMatch(quiet.log(), /POST \/publish 200/);
+	} finally {
+		await stopClean(quiet);
+	}
 });
