@@ -20,6 +20,7 @@
 
 #define MAX_TOPICS 64
 #define REPLAY_CHUNK 64
+#define REPLAY_SCANS_PER_READ 16
 #define INLINE_RING 4
 
 struct sse_client {
@@ -54,6 +55,23 @@ struct sse_hub {
 
 /* ---- framing ------------------------------------------------------------- */
 
+/* Appends prefix + line + LF for each line of text, splitting where an
+ * EventSource would: at CRLF, CR or LF. */
+static void append_lines(struct buf *out, const char *prefix, const char *text, size_t len)
+{
+	size_t start = 0, plen = strlen(prefix);
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && text[i] != '\r' && text[i] != '\n')
+			continue;
+		buf_append(out, prefix, plen);
+		buf_append(out, text + start, i - start);
+		buf_append(out, "\n", 1);
+		if (i < len && text[i] == '\r' && i + 1 < len && text[i + 1] == '\n')
+			i++;
+		start = i + 1;
+	}
+}
+
 void sse_frame_build(struct buf *out, const char *id, const char *event,
 		     const char *data, size_t len)
 {
@@ -61,31 +79,13 @@ void sse_frame_build(struct buf *out, const char *id, const char *event,
 		buf_appendf(out, "id: %s\n", id);
 	if (event)
 		buf_appendf(out, "event: %s\n", event);
-	size_t start = 0;
-	for (size_t i = 0; i <= len; i++) {
-		if (i < len && data[i] != '\r' && data[i] != '\n')
-			continue;
-		buf_append(out, "data: ", 6);
-		buf_append(out, data + start, i - start);
-		buf_append(out, "\n", 1);
-		if (i < len && data[i] == '\r' && i + 1 < len && data[i + 1] == '\n')
-			i++;
-		start = i + 1;
-	}
+	append_lines(out, "data: ", data, len);
 	buf_append(out, "\n", 1);
 }
 
 void sse_comment_build(struct buf *out, const char *text)
 {
-	size_t start = 0, len = strlen(text);
-	for (size_t i = 0; i <= len; i++) {
-		if (i < len && text[i] != '\r' && text[i] != '\n')
-			continue;
-		buf_append(out, ": ", 2);
-		buf_append(out, text + start, i - start);
-		buf_append(out, "\n", 1);
-		start = i + 1;
-	}
+	append_lines(out, ": ", text, strlen(text));
 	buf_append(out, "\n", 1);
 }
 
@@ -193,8 +193,17 @@ static ssize_t stream_read(struct http_stream *s, char *buf, size_t max)
 			c->pre_off = 0;
 		}
 	}
-	if (c->count == 0 && c->is_replaying)
+	/* A pattern replay may scan rows that match nothing: keep reading,
+	 * but within a budget, so one client cannot stall the loop. */
+	for (int budget = REPLAY_SCANS_PER_READ; c->count == 0 && c->is_replaying && budget; budget--)
 		replay_more(c);
+	if (c->count == 0 && c->is_replaying && n + 16 <= max) {
+		/* Still scanning: a comment keeps MHD calling us back on the next
+		 * writable event instead of parking the stream (nothing would wake
+		 * it: live events are ignored while replaying). */
+		memcpy(buf + n, ": replaying\n\n", 14);
+		n += 14;
+	}
 	while (n < max && c->count) {
 		struct event *ev = c->ring[c->head];
 		n += copy_out(buf + n, max - n, ev->frame, ev->frame_len, &c->frame_off);

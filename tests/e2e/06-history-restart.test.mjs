@@ -384,3 +384,24 @@ test('retention by age removes events older than max_age and says "expired"', as
 		await stopClean(g);
 	}
 });
+
+test('a prefix replay finds its events behind thousands of other topics\' events', async () => {
+	// Test that a pattern replay, which scans history by sequence, keeps
+	// going past long stretches of events that do not match (here 9,000 on
+	// another topic between two matching ones) instead of stalling.
+	await publishOk(gw, 'scan.match.a', ['first']);
+	const batch = [];
+	for (let i = 0; i < 9000; i++) {
+		batch.push(publishOk(gw, 'noise.topic', [i]));
+		if (batch.length === 100) await Promise.all(batch.splice(0));
+	}
+	await Promise.all(batch);
+	await publishOk(gw, 'scan.match.b', ['second']);
+	const s = await openSseLive(gw, { topic: 'scan.match.', match: 'prefix', lastEventId: '0' });
+	try {
+		await s.waitEvents(2, 10000);
+		assert.deepEqual(s.events.map((e) => e.json.args[0]), ['first', 'second']);
+	} finally {
+		s.close();
+	}
+});
