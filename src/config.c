@@ -1135,7 +1135,7 @@ static const struct field web_options_fields[] = {
 	F("display_tracebacks", T_BOOL),
 	F("hsts", T_BOOL),
 	F("hsts_max_age", T_INT),
-	INT("client_timeout", struct sb_transport, client_timeout_s, 1, 86400, 0),
+	INT("client_timeout", struct sb_transport, client_timeout_s, 1, 86400, 60),
 	SIZE("max_connections", struct sb_transport, max_connections, 1, 1000000, 20000),
 	SIZE("connection_memory", struct sb_transport, connection_memory, 2048, 16 * MIB, 8192),
 	END,

@@ -91,7 +91,7 @@ struct sb_transport {
 	size_t max_connections;    /* default 20000 */
 	size_t connection_memory;  /* MHD bytes per connection; default 8192 */
 	bool access_log;           /* log one line per answered request */
-	int client_timeout_s;      /* idle HTTP connections close; 0 = 60 s */
+	int client_timeout_s;      /* idle HTTP connections close; default 60 */
 };
 
 /* ---- history ----------------------------------------------------------- */

@@ -22,7 +22,6 @@
 #include "ws.h"
 
 #define HEAD_MAX 8192                  /* larger heads go to MHD as they are */
-#define HEAD_DEADLINE_MS 10000
 #define BACKOFF_MAX_MS 64
 
 struct peek;
@@ -168,13 +167,21 @@ static void hand_over(struct listener *l, int fd, enum listener_route route,
 
 static void on_peek_timer(uv_timer_t *t);
 
+/* A new connection may wait as long for its first request as an idle
+ * keep-alive one for its next (clients open connections ahead of use):
+ * closing it sooner races with a request the client is just sending. */
+static int head_timeout_s(const struct listener *l)
+{
+	return l->transport->client_timeout_s;
+}
+
 static void peek_again(struct peek *p)
 {
 	/* uv_poll is level-triggered: with part of a head waiting it would
 	 * fire at once, so poll a partial head with a growing back-off. */
 	if (uv_now(p->poll.loop) >= p->deadline) {
-		log_msg(LOG_INFO, "listen", "fd %d: no complete request head within %d ms; closing",
-			p->fd, HEAD_DEADLINE_MS);
+		log_msg(LOG_INFO, "listen", "fd %d: no request within %d s of connecting; closing "
+			"(client_timeout)", p->fd, head_timeout_s(p->listener));
 		close(p->fd);
 		peek_done(p);
 		return;
@@ -215,7 +222,7 @@ static void watch(struct listener *l, int fd, const struct sockaddr_storage *add
 	p->addr = *addr;
 	p->addrlen = addrlen;
 	p->backoff_ms = 1;
-	p->deadline = uv_now(l->gw->loop) + HEAD_DEADLINE_MS;
+	p->deadline = uv_now(l->gw->loop) + (uint64_t)head_timeout_s(l) * 1000;
 	p->open_handles = 2;
 	uv_poll_init(l->gw->loop, &p->poll, fd);
 	uv_timer_init(l->gw->loop, &p->timer);

@@ -389,7 +389,7 @@ struct mhd_server *mhd_server_new(struct gateway *gw, const struct http_site *si
 	s->site = site;
 	/* Idle connections close after client_timeout; streams write at
 	 * least every heartbeat, so keep the timeout above it. */
-	unsigned timeout_s = t->client_timeout_s > 0 ? (unsigned)t->client_timeout_s : 60;
+	unsigned timeout_s = (unsigned)t->client_timeout_s;
 	for (size_t i = 0; i < t->n_paths; i++)
 		if (t->paths[i].heartbeat_s * 2 > (int)timeout_s)
 			timeout_s = (unsigned)t->paths[i].heartbeat_s * 2;

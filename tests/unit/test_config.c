@@ -88,6 +88,8 @@ static void test_default(void)
 	is_int(t->endpoint.port, 8080, "default: port");
 	is_int(t->endpoint.backlog, 1024, "default: backlog");
 	is_int((long long)t->max_connections, 20000, "default: max_connections");
+	is_int((long long)t->client_timeout_s, 60, "default: client_timeout");
+	ok(!t->access_log, "default: no access log");
 	is_int((long long)t->connection_memory, 8192, "default: connection_memory");
 
 	static const struct { const char *name; enum sb_path_type type; } want[] = {
