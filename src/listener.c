@@ -23,6 +23,7 @@
 
 #define HEAD_MAX 8192                  /* larger heads go to MHD as they are */
 #define BACKOFF_MAX_MS 64
+#define EMFILE_PAUSE_MS 100
 
 struct peek;
 
@@ -34,7 +35,10 @@ struct listener {
 	int fd;
 	uv_poll_t poll;
 	struct peek *peeks;            /* connections still being peeked */
-	bool is_stopped, is_poll_closed, is_freed;
+	uv_timer_t emfile_timer;       /* resumes accepting after EMFILE */
+	uint64_t last_emfile_log;
+	int open_handles;              /* poll + timer, closed on stop */
+	bool is_stopped, is_freed;
 };
 
 /* An accepted connection whose request head is not complete yet. */
@@ -180,8 +184,11 @@ static void peek_again(struct peek *p)
 	/* uv_poll is level-triggered: with part of a head waiting it would
 	 * fire at once, so poll a partial head with a growing back-off. */
 	if (uv_now(p->poll.loop) >= p->deadline) {
-		log_msg(LOG_INFO, "listen", "fd %d: no request within %d s of connecting; closing "
-			"(client_timeout)", p->fd, head_timeout_s(p->listener));
+		char peer[64];
+		format_peer((struct sockaddr *)&p->addr, peer, sizeof peer);
+		log_msg(LOG_INFO, "listen", "%s: no request within %d s of connecting; closing "
+			"(raise client_timeout if clients open connections long before use)",
+			peer, head_timeout_s(p->listener));
 		close(p->fd);
 		peek_done(p);
 		return;
@@ -234,6 +241,31 @@ static void watch(struct listener *l, int fd, const struct sockaddr_storage *add
 	uv_poll_start(&p->poll, UV_READABLE, on_peek_readable);
 }
 
+static void on_accept(uv_poll_t *poll, int status, int events);
+
+static void resume_accepting(uv_timer_t *t)
+{
+	struct listener *l = t->data;
+	if (!l->is_stopped)
+		uv_poll_start(&l->poll, UV_READABLE, on_accept);
+}
+
+/* Out of file descriptors: the pending connection stays in the backlog and
+ * the socket stays readable, so stop polling it for a moment instead of
+ * spinning, and say so at most every 10 s. */
+static void pause_accepting(struct listener *l, int err)
+{
+	uint64_t now = uv_now(l->gw->loop);
+	if (!l->last_emfile_log || now - l->last_emfile_log >= 10000) {
+		log_msg(LOG_ERROR, "listen", "cannot accept: %s; pausing accepts for %d ms "
+			"(raise the open file limit, ulimit -n, or max_connections)",
+			strerror(err), EMFILE_PAUSE_MS);
+		l->last_emfile_log = now;
+	}
+	uv_poll_stop(&l->poll);
+	uv_timer_start(&l->emfile_timer, resume_accepting, EMFILE_PAUSE_MS, 0);
+}
+
 static void on_accept(uv_poll_t *poll, int status, int events)
 {
 	struct listener *l = poll->data;
@@ -243,8 +275,7 @@ static void on_accept(uv_poll_t *poll, int status, int events)
 		int fd = accept4(l->fd, (struct sockaddr *)&addr, &addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
-				log_msg(LOG_ERROR, "listen", "cannot accept: %s (raise the open file "
-					"limit, ulimit -n)", strerror(errno));
+				pause_accepting(l, errno);
 			return;
 		}
 		/* Most heads arrive with the connection: try before polling. */
@@ -303,7 +334,9 @@ struct listener *listener_new(struct gateway *gw, const struct sb_transport *t,
 		goto fail;
 	}
 	uv_poll_init(gw->loop, &l->poll, l->fd);
-	l->poll.data = l;
+	uv_timer_init(gw->loop, &l->emfile_timer);
+	l->poll.data = l->emfile_timer.data = l;
+	l->open_handles = 2;
 	uv_poll_start(&l->poll, UV_READABLE, on_accept);
 	struct sockaddr_storage bound;
 	socklen_t len = sizeof bound;
@@ -327,11 +360,10 @@ static void release(struct listener *l)
 	free(l);
 }
 
-static void listen_poll_closed(uv_handle_t *h)
+static void listen_handle_closed(uv_handle_t *h)
 {
 	struct listener *l = h->data;
-	l->is_poll_closed = true;
-	if (l->is_freed)
+	if (--l->open_handles == 0 && l->is_freed)
 		release(l);
 }
 
@@ -340,7 +372,8 @@ void listener_stop(struct listener *l)
 	if (l->is_stopped)
 		return;
 	l->is_stopped = true;
-	uv_close((uv_handle_t *)&l->poll, listen_poll_closed);  /* unregisters fd now */
+	uv_close((uv_handle_t *)&l->poll, listen_handle_closed);  /* unregisters fd now */
+	uv_close((uv_handle_t *)&l->emfile_timer, listen_handle_closed);
 	close(l->fd);
 }
 
@@ -354,6 +387,6 @@ void listener_free(struct listener *l)
 	}
 	mhd_server_free(l->mhd);
 	l->is_freed = true;
-	if (l->is_poll_closed)
+	if (l->open_handles == 0)
 		release(l);
 }

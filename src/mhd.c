@@ -10,7 +10,6 @@
  */
 #include "mhd.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,18 +277,7 @@ static struct mhd_request *request_new(struct mhd_server *s, struct MHD_Connecti
 
 	const union MHD_ConnectionInfo *info =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	char host[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
-	if (info && info->client_addr->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)info->client_addr;
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-		port = ntohs(in->sin_port);
-	} else if (info && info->client_addr->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)info->client_addr;
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-		port = ntohs(in6->sin6_port);
-	}
-	snprintf(r->req.peer, sizeof r->req.peer, "%s:%d", host, port);
+	format_peer(info ? info->client_addr : NULL, r->req.peer, sizeof r->req.peer);
 	return r;
 }
 

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 static void out_of_memory(size_t n)
 {
 	fprintf(stderr, "switchboard: out of memory allocating %zu bytes, aborting\n", n);
@@ -150,4 +153,20 @@ bool utf8_valid(const char *s, size_t n)
 		if ((len = utf8_sequence(p + i, n - i)) == 0)
 			return false;
 	return true;
+}
+
+void format_peer(const struct sockaddr *addr, char *out, size_t size)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	if (addr && addr->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)addr;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+		snprintf(out, size, "%s:%d", host, ntohs(in->sin_port));
+	} else if (addr && addr->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)addr;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+		snprintf(out, size, "[%s]:%d", host, ntohs(in6->sin6_port));
+	} else {
+		snprintf(out, size, "?");
+	}
 }

@@ -35,6 +35,10 @@ size_t utf8_sequence(const unsigned char *s, size_t avail);
 /* True if s[0..n) is entirely valid UTF-8. */
 bool utf8_valid(const char *s, size_t n);
 
+struct sockaddr;
+/* "127.0.0.1:5555" or "[::1]:5555" into out (always terminated). */
+void format_peer(const struct sockaddr *addr, char *out, size_t size);
+
 /* FNV-1a over n bytes; the hash of every table in the gateway. */
 uint64_t hash_bytes(const void *p, size_t n);
 

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { spawnSync } from 'node:child_process';
 import {
-	startGateway, stopClean, makeConfig, publishOk, openSse, info, request, waitFor, sleep, HOST,
+	startGateway, stopClean, makeConfig, publish, publishOk, openSse, info, request, waitFor, sleep, HOST,
 } from './lib/gateway.mjs';
 
 const CLIENTS = 2000;
@@ -192,5 +192,38 @@ test('a client that never reads is cut; a normal client gets every event', { tim
 	} finally {
 		if (slow) slow.destroy();
 		await stopClean(gw);
+	}
+});
+
+test('out of file descriptors: the gateway pauses accepting, logs once, and recovers', { timeout: 30000 }, async () => {
+	// Test that with an open-file limit of 48, 70 held SSE connections
+	// exhaust the descriptors without the gateway spinning or dying; once
+	// clients leave, new requests are served again.
+	const g = await startGateway({ fdLimit: 48 });
+	const held = [];
+	try {
+		for (let i = 0; i < 70; i++) {
+			held.push(net.connect(g.port, HOST));
+			held[i].on('error', () => {});
+			held[i].write(`GET /sse?topic=fd.t${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+		}
+		await waitFor(() => /cannot accept: Too many open files; pausing accepts/.test(g.log()), 5000,
+			'the EMFILE log line');
+		await sleep(1000);
+		const lines = g.log().split('\n').filter((l) => /cannot accept/.test(l));
+		assert.equal(lines.length, 1, `one log line, not a flood: ${lines.length}`);
+		for (const s of held) s.destroy();
+		await waitFor(async () => {
+			try {
+				return (await request(g, 'GET', '/healthz', { timeout: 1000 })).status === 200;
+			} catch {
+				return false;
+			}
+		}, 10000, '/healthz to answer again');
+		const r = await publish(g, 'fd.after', ['still here']);
+		assert.equal(r.status, 200);
+	} finally {
+		for (const s of held) s.destroy();
+		await stopClean(g);
 	}
 });

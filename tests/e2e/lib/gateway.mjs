@@ -250,7 +250,11 @@ export async function startGateway(opts = {}) {
 function launchOnce(gw, opts) {
 	const argv = gw.argv();
 	gw.stderrText += `\n# ${new Date().toISOString()} ${BIN} ${argv.join(' ')}\n`;
-	const proc = spawn(BIN, argv, {
+	// opts.fdLimit runs the gateway under a low open-file limit (prlimit
+	// execs it, so the pid is the gateway's).
+	const [cmd, cmdArgs] = opts.fdLimit
+		? ['prlimit', [`--nofile=${opts.fdLimit}`, '--', BIN, ...argv]] : [BIN, argv];
+	const proc = spawn(cmd, cmdArgs, {
 		cwd: opts.cwd || gw.dir,
 		env: Object.assign({}, process.env, opts.env || {}),
 		stdio: ['ignore', 'pipe', 'pipe'],
