@@ -187,6 +187,7 @@ struct field {
 	enum store store;          /* generic fields: where and how to store */
 	size_t off;
 	long long min, max, def;   /* range and default (applied before parsing) */
+	const struct field *sub;   /* an object whose keys fill the same struct */
 };
 
 static int store_field(struct ctx *c, json_t *v, void *obj, const struct field *f);
@@ -202,6 +203,8 @@ static int store_field(struct ctx *c, json_t *v, void *obj, const struct field *
 #define INT(k, st, m, lo, hi, d)  STORE(k, T_INT, S_INT, st, m, lo, hi, d)
 #define SIZE(k, st, m, lo, hi, d) STORE(k, T_INT, S_SIZE, st, m, lo, hi, d)
 #define LONG(k, st, m, lo, hi, d) STORE(k, T_INT, S_LONG, st, m, lo, hi, d)
+#define SUB(k, table)           {.key = (k), .types = T_OBJ, .sub = (table)}
+#define SUBREQ(k, table)        {.key = (k), .types = T_OBJ, .sub = (table), .required = true}
 #define END                     {.key = NULL}
 
 static unsigned type_of(const json_t *v)
@@ -315,6 +318,8 @@ static int parse_object(struct ctx *c, json_t *o, const struct field *table, voi
 			types_text(t, got, sizeof(got));
 			return reject(c, "expected %s, not %s", want, got);
 		}
+		if (f->sub && parse_object(c, v, f->sub, obj) < 0)
+			return -1;
 		if (f->fn && f->fn(c, v, obj, f) < 0)
 			return -1;
 		pop(c, mark);
@@ -460,21 +465,11 @@ static const struct field disclose_fields[] = {
 	END,
 };
 
-static int perm_allow(struct ctx *c, json_t *v, void *obj, const struct field *f)
-{
-	return parse_object(c, v, allow_fields, obj);
-}
-
-static int perm_disclose(struct ctx *c, json_t *v, void *obj, const struct field *f)
-{
-	return parse_object(c, v, disclose_fields, obj);
-}
-
 static const struct field permission_fields[] = {
 	REQ("uri", T_STR, perm_uri),
 	FN("match", T_STR, perm_match),
-	FN("allow", T_OBJ, perm_allow),
-	FN("disclose", T_OBJ, perm_disclose),
+	SUB("allow", allow_fields),
+	SUB("disclose", disclose_fields),
 	BOOL("cache", struct sb_permission, cache, 0),
 	F("validate", T_OBJ),
 	END,
@@ -600,15 +595,10 @@ static const struct field realm_options_fields[] = {
 	END,
 };
 
-static int realm_options(struct ctx *c, json_t *v, void *obj, const struct field *f)
-{
-	return parse_object(c, v, realm_options_fields, obj);
-}
-
 static const struct field realm_fields[] = {
 	REQ("name", T_STR, realm_name),
 	FN("roles", T_ARR, roles),
-	FN("options", T_OBJ, realm_options),
+	SUB("options", realm_options_fields),
 	F("store", T_OBJ),         /* Crossbar's in-memory store; history replaces it */
 	END,
 };
@@ -784,11 +774,6 @@ static const struct field ws_options_fields[] = {
 	END,
 };
 
-static int ws_options(struct ctx *c, json_t *v, void *obj, const struct field *f)
-{
-	return parse_object(c, v, ws_options_fields, obj);
-}
-
 static int anon_type(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
 	const char *s = json_string_value(v);
@@ -813,11 +798,6 @@ static const struct field anonymous_fields[] = {
 	END,
 };
 
-static int auth_anonymous(struct ctx *c, json_t *v, void *obj, const struct field *f)
-{
-	return parse_object(c, v, anonymous_fields, obj);
-}
-
 static int auth_method(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
 	return reject(c, "authentication method \"%s\" is not supported yet (only \"anonymous\")",
@@ -825,7 +805,7 @@ static int auth_method(struct ctx *c, json_t *v, void *obj, const struct field *
 }
 
 static const struct field auth_fields[] = {
-	FN("anonymous", T_OBJ, auth_anonymous),
+	SUB("anonymous", anonymous_fields),
 	FN("ticket", T_ANY, auth_method),
 	FN("wampcra", T_ANY, auth_method),
 	FN("cryptosign", T_ANY, auth_method),
@@ -834,11 +814,6 @@ static const struct field auth_fields[] = {
 	FN("cookie", T_ANY, auth_method),
 	END,
 };
-
-static int ws_auth(struct ctx *c, json_t *v, void *obj, const struct field *f)
-{
-	return parse_object(c, v, auth_fields, obj);
-}
 
 /* ---- web paths ---------------------------------------------------------- */
 
@@ -889,11 +864,6 @@ static const struct field static_options_fields[] = {
 	END,
 };
 
-static int static_options(struct ctx *c, json_t *v, void *obj, const struct field *f)
-{
-	return parse_object(c, v, static_options_fields, obj);
-}
-
 /* Crossbar's 0 means unlimited; we keep a hard cap, so 0 becomes the cap
  * (and the struct never holds 0). */
 static int body_limit(struct ctx *c, json_t *v, void *obj, const struct field *f)
@@ -934,11 +904,6 @@ static const struct field bridge_options_fields[] = {
 	END,
 };
 
-static int bridge_options(struct ctx *c, json_t *v, void *obj, const struct field *f)
-{
-	return parse_object(c, v, bridge_options_fields, obj);
-}
-
 static int allowed_origins(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
 	struct sb_cors *cors = &((struct sb_path *)obj)->cors;
@@ -973,11 +938,6 @@ static const struct field eventsource_options_fields[] = {
 	END,
 };
 
-static int eventsource_options(struct ctx *c, json_t *v, void *obj, const struct field *f)
-{
-	return parse_object(c, v, eventsource_options_fields, obj);
-}
-
 static int webhook_topic(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
 	struct sb_path *p = obj;
@@ -999,17 +959,12 @@ static const struct field webhook_options_fields[] = {
 	END,
 };
 
-static int webhook_options(struct ctx *c, json_t *v, void *obj, const struct field *f)
-{
-	return parse_object(c, v, webhook_options_fields, obj);
-}
-
 static const struct field static_fields[] = {
 	F("id", T_STR), F("type", T_STR),
 	FN("directory", T_STR, static_directory),
 	FN("package", T_STR, static_package),
 	FN("resource", T_STR, static_package),
-	FN("options", T_OBJ, static_options),
+	SUB("options", static_options_fields),
 	END,
 };
 
@@ -1018,8 +973,8 @@ static const struct field websocket_path_fields[] = {
 	F("url", T_STR),
 	FN("serializers", T_ARR, ws_serializers),
 	F("cookie", T_OBJ),
-	FN("auth", T_OBJ, ws_auth),
-	FN("options", T_OBJ, ws_options),
+	SUB("auth", auth_fields),
+	SUB("options", ws_options_fields),
 	F("debug", T_BOOL),
 	END,
 };
@@ -1028,7 +983,7 @@ static const struct field bridge_fields[] = {     /* publisher, caller */
 	F("id", T_STR), F("type", T_STR),
 	REQ("realm", T_STR, path_realm),
 	REQ("role", T_STR, path_role),
-	FN("options", T_OBJ, bridge_options),
+	SUB("options", bridge_options_fields),
 	END,
 };
 
@@ -1036,7 +991,7 @@ static const struct field eventsource_fields[] = {
 	F("id", T_STR), F("type", T_STR),
 	REQ("realm", T_STR, path_realm),
 	REQ("role", T_STR, path_role),
-	FN("options", T_OBJ, eventsource_options),
+	SUB("options", eventsource_options_fields),
 	END,
 };
 
@@ -1049,7 +1004,7 @@ static const struct field webhook_fields[] = {
 	F("id", T_STR), F("type", T_STR),
 	REQ("realm", T_STR, path_realm),
 	REQ("role", T_STR, path_role),
-	REQ("options", T_OBJ, webhook_options),
+	SUBREQ("options", webhook_options_fields),
 	END,
 };
 
@@ -1141,16 +1096,11 @@ static const struct field web_options_fields[] = {
 	END,
 };
 
-static int web_options(struct ctx *c, json_t *v, void *obj, const struct field *f)
-{
-	return parse_object(c, v, web_options_fields, obj);
-}
-
 static const struct field web_fields[] = {
 	F("id", T_STR), F("type", T_STR),
 	REQ("endpoint", T_OBJ, transport_endpoint),
 	REQ("paths", T_OBJ, web_paths),
-	FN("options", T_OBJ, web_options),
+	SUB("options", web_options_fields),
 	END,
 };
 
@@ -1158,12 +1108,12 @@ static const struct field web_fields[] = {
  * "/"; its path-level keys are parsed into that path. */
 static int wst_options(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return ws_options(c, v, &((struct sb_transport *)obj)->paths[0], f);
+	return parse_object(c, v, ws_options_fields, &((struct sb_transport *)obj)->paths[0]);
 }
 
 static int wst_auth(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return ws_auth(c, v, &((struct sb_transport *)obj)->paths[0], f);
+	return parse_object(c, v, auth_fields, &((struct sb_transport *)obj)->paths[0]);
 }
 
 static const struct field websocket_transport_fields[] = {
@@ -1237,11 +1187,6 @@ static const struct field worker_options_fields[] = {
 	END,
 };
 
-static int worker_options(struct ctx *c, json_t *v, void *obj, const struct field *f)
-{
-	return parse_object(c, v, worker_options_fields, obj);
-}
-
 static int router_components(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
 	if (json_array_size(v) > 0)
@@ -1252,7 +1197,7 @@ static int router_components(struct ctx *c, json_t *v, void *obj, const struct f
 
 static const struct field router_fields[] = {
 	F("id", T_STR), F("type", T_STR),
-	FN("options", T_OBJ, worker_options),
+	SUB("options", worker_options_fields),
 	F("manhole", T_OBJ),
 	FN("realms", T_ARR, realms),
 	FN("transports", T_ARR, transports),
