@@ -22,6 +22,14 @@
 #include "ws.h"
 
 #define HEAD_MAX 8192                  /* larger heads go to MHD as they are */
+/* An event stream holds its MHD pool for hours, and the pool, allocated
+ * whole, is most of what an idle stream costs.  A GET to an eventsource
+ * path whose head is small goes to a daemon with 4 KiB pools (they hold
+ * heads up to about 1.8 KB; 1.4 KB keeps a margin for the response
+ * headers); other requests, and streams with big heads (cookies), get
+ * connection_memory. */
+#define SSE_POOL_SIZE 4096
+#define SSE_HEAD_MAX 1400
 #define BACKOFF_MAX_MS 64
 #define EMFILE_PAUSE_MS 100
 
@@ -31,7 +39,8 @@ struct listener {
 	struct gateway *gw;
 	const struct sb_transport *transport;
 	struct http_site site;
-	struct mhd_server *mhd;
+	struct mhd_server *mhd;        /* pools of connection_memory */
+	struct mhd_server *mhd_sse;    /* small pools, for event streams */
 	int fd;
 	uv_poll_t poll;
 	struct peek *peeks;            /* connections still being peeked */
@@ -141,6 +150,22 @@ static void peek_done(struct peek *p)
 	uv_close((uv_handle_t *)&p->timer, peek_handle_closed);
 }
 
+/* True for a complete GET head of at most SSE_HEAD_MAX bytes whose path
+ * belongs to an eventsource route. */
+static bool is_small_sse_head(const struct listener *l, const char *head, size_t len)
+{
+	const char *end = memmem(head, len, "\r\n\r\n", 4);
+	if (!end || (size_t)(end + 4 - head) > SSE_HEAD_MAX || strncmp(head, "GET /", 5))
+		return false;
+	char path[512];
+	size_t plen = strcspn(head + 4, " ?\r\n");
+	if (plen >= sizeof path)
+		return false;
+	memcpy(path, head + 4, plen);
+	path[plen] = '\0';
+	return http_site_route(&l->site, path)->kind == ROUTE_EVENTSOURCE;
+}
+
 /* Peeks at fd's head.  ROUTE_INCOMPLETE: wait for more.  *closed is set
  * when the peer went away (fd closed here). */
 static enum listener_route peek_route(struct listener *l, int fd, bool *closed)
@@ -155,7 +180,10 @@ static enum listener_route peek_route(struct listener *l, int fd, bool *closed)
 		*closed = true;
 		return ROUTE_TO_HTTP;
 	}
-	return listener_classify(head, (size_t)n, site_is_ws_path, &l->site);
+	enum listener_route route = listener_classify(head, (size_t)n, site_is_ws_path, &l->site);
+	if (route == ROUTE_TO_HTTP && is_small_sse_head(l, head, (size_t)n))
+		route = ROUTE_TO_SSE;
+	return route;
 }
 
 /* Gives fd to its library.  Our own uv_poll on fd must be closed first:
@@ -166,7 +194,7 @@ static void hand_over(struct listener *l, int fd, enum listener_route route,
 	if (route == ROUTE_TO_WEBSOCKET)
 		ws_server_adopt(l->gw->ws, fd);
 	else
-		mhd_server_adopt(l->mhd, fd, addr, addrlen);
+		mhd_server_adopt(route == ROUTE_TO_SSE ? l->mhd_sse : l->mhd, fd, addr, addrlen);
 }
 
 static void on_peek_timer(uv_timer_t *t);
@@ -328,8 +356,10 @@ struct listener *listener_new(struct gateway *gw, const struct sb_transport *t,
 	l->fd = bind_listen(&t->endpoint, err, errlen);
 	if (l->fd < 0)
 		goto fail;
-	l->mhd = mhd_server_new(gw, &l->site, err, errlen);
-	if (!l->mhd) {
+	l->mhd = mhd_server_new(gw, &l->site, t->connection_memory, err, errlen);
+	l->mhd_sse = l->mhd ? mhd_server_new(gw, &l->site, SSE_POOL_SIZE, err, errlen) : NULL;
+	if (!l->mhd_sse) {
+		mhd_server_free(l->mhd);
 		close(l->fd);
 		goto fail;
 	}
@@ -386,6 +416,7 @@ void listener_free(struct listener *l)
 		close(fd);
 	}
 	mhd_server_free(l->mhd);
+	mhd_server_free(l->mhd_sse);
 	l->is_freed = true;
 	if (l->open_handles == 0)
 		release(l);

@@ -27,7 +27,7 @@ void listener_stop(struct listener *l);
 void listener_free(struct listener *l);
 
 /* What the dispatcher decided for a request head (exposed for tests). */
-enum listener_route { ROUTE_TO_HTTP, ROUTE_TO_WEBSOCKET, ROUTE_INCOMPLETE };
+enum listener_route { ROUTE_TO_HTTP, ROUTE_TO_SSE, ROUTE_TO_WEBSOCKET, ROUTE_INCOMPLETE };
 enum listener_route listener_classify(const char *head, size_t len,
 				      bool (*is_ws_path)(void *ctx, const char *path, size_t len),
 				      void *ctx);

@@ -369,7 +369,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 /* ---- lifecycle --------------------------------------------------------------------- */
 
 struct mhd_server *mhd_server_new(struct gateway *gw, const struct http_site *site,
-				  char *err, size_t errlen)
+				  size_t pool_size, char *err, size_t errlen)
 {
 	const struct sb_transport *t = site->transport;
 	struct mhd_server *s = xcalloc(1, sizeof *s);
@@ -388,8 +388,8 @@ struct mhd_server *mhd_server_new(struct gateway *gw, const struct http_site *si
 		0, NULL, NULL, on_request, s,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)t->max_connections,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, t->connection_memory,
-		MHD_OPTION_CONNECTION_MEMORY_INCREMENT, t->connection_memory / 8,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool_size,
+		MHD_OPTION_CONNECTION_MEMORY_INCREMENT, pool_size / 8,
 		MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,

@@ -17,9 +17,11 @@
 struct gateway;
 struct mhd_server;
 
-/* New daemon serving site (borrowed).  NULL with err set on failure. */
+/* New daemon serving site (borrowed), giving each connection a memory
+ * pool of pool_size bytes (request head + write buffer).  NULL with err
+ * set on failure. */
 struct mhd_server *mhd_server_new(struct gateway *gw, const struct http_site *site,
-				  char *err, size_t errlen);
+				  size_t pool_size, char *err, size_t errlen);
 
 /* Hands over an accepted socket; MHD owns it from now on (also on error). */
 void mhd_server_adopt(struct mhd_server *s, int fd, const struct sockaddr *addr,

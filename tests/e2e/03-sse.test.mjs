@@ -392,3 +392,29 @@ test('EventSource client: a refused subscription fails without retrying', async 
 		c.close();
 	}
 });
+
+test('streams with small and large request heads both work (two pool sizes)', async () => {
+	// Test that an SSE request with a 3 KB Cookie header (too big for the
+	// small per-stream pool, so served with connection_memory), one with a
+	// short head, and one just under the small-pool limit all stream.
+	const big = await openSseLive(gw, { topic: 'com.example.heads' }, { headers: { Cookie: 'c=' + 'x'.repeat(3000) } });
+	const small = await openSseLive(gw, { topic: 'com.example.heads' });
+	try {
+		await publishOk(gw, 'com.example.heads', ['both']);
+		await big.waitEvents(1);
+		await small.waitEvents(1);
+		assert.equal(big.events[0].json.args[0], 'both');
+		assert.equal(small.events[0].json.args[0], 'both');
+	} finally {
+		big.close();
+		small.close();
+	}
+	const edge = await openSseLive(gw, { topic: 'com.example.heads', lastEventId: '0' },
+		{ headers: { 'X-Pad': 'p'.repeat(1100) } });
+	try {
+		await edge.waitEvents(1);
+		assert.equal(edge.events[0].json.args[0], 'both');
+	} finally {
+		edge.close();
+	}
+});
