@@ -1,8 +1,8 @@
 /* config.c - config.json (Crossbar-shaped) -> struct sb_config.
  *
- * Owns: the embedded default config, the JSON reader, validation of every
- * key (a table per object kind: {key, type, handler, default}; a key not in
- * the table is an error naming its path), the starred-URI rule for
+ * Owns: the embedded default config, the JSON reader, the table of every
+ * object kind's keys (checked by config_keys.c: a key not in the table is
+ * an error naming its path), the starred-URI rule for
  * permissions, path resolution against CBDIR, the referential checks that
  * span objects (realm/role names, ports) and the starter file `init` writes.
  * The json_t tree lives only inside config_parse().
@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config_keys.h"
 #include "util.h"
 
 /* Pretty-printed; what `switchboard init` writes and what runs without a
@@ -50,382 +51,6 @@ const char config_default_json[] =
 	"  \"history\": {\"path\": \"switchboard.db\"}\n"
 	"}\n";
 
-#define MIB (1024LL * 1024)
-
-/* ---- parse context and key paths --------------------------------------- */
-
-struct where {                 /* where an object came from, for messages */
-	size_t worker, index;
-};
-
-struct ctx {
-	struct sb_config *cfg;
-	const char *source;        /* borrowed: file name for messages */
-	char *err;                 /* caller's buffer */
-	size_t errlen;
-	char path[512];            /* "workers[0].transports[1].paths.sse" */
-	size_t plen;
-	size_t worker;             /* index of the worker being parsed */
-	struct where *realm_at;    /* parallel to cfg->realms */
-	struct where *transport_at; /* parallel to cfg->transports */
-};
-
-/* Appends to c->path, truncating quietly (messages stay one line). */
-static void path_appendf(struct ctx *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void path_appendf(struct ctx *c, const char *fmt, ...)
-{
-	if (c->plen >= sizeof(c->path) - 1)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(c->path + c->plen, sizeof(c->path) - c->plen, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		c->plen += (size_t)n;
-	if (c->plen > sizeof(c->path) - 1)
-		c->plen = sizeof(c->path) - 1;
-}
-
-static bool is_ident(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!(*s == '_' || *s == '-' || *s == '$' || (*s >= '0' && *s <= '9') ||
-		      (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
-			return false;
-	return true;
-}
-
-/* Push ".key" (or `["key"]` for keys like "/"); returns the length to pop to. */
-static size_t push_key(struct ctx *c, const char *key)
-{
-	size_t old = c->plen;
-	if (is_ident(key))
-		path_appendf(c, "%s%s", c->plen ? "." : "", key);
-	else
-		path_appendf(c, "[\"%s\"]", key);
-	return old;
-}
-
-static size_t push_index(struct ctx *c, size_t i)
-{
-	size_t old = c->plen;
-	path_appendf(c, "[%zu]", i);
-	return old;
-}
-
-static void pop(struct ctx *c, size_t len)
-{
-	c->plen = len;
-	c->path[len] = '\0';
-}
-
-static void set_path(struct ctx *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void set_path(struct ctx *c, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(c->path, sizeof(c->path), fmt, ap);
-	va_end(ap);
-	c->plen = n < 0 ? 0 : (size_t)n < sizeof(c->path) ? (size_t)n : sizeof(c->path) - 1;
-}
-
-/* "SOURCE: PATH: message" into c->err; always returns -1. */
-static int reject(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int reject(struct ctx *c, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (c->err && c->errlen) {
-		if (c->plen)
-			snprintf(c->err, c->errlen, "%s: %s: %s", c->source, c->path, msg);
-		else
-			snprintf(c->err, c->errlen, "%s: %s", c->source, msg);
-		for (char *s = c->err; *s; s++)    /* keys may hold "\n": one line */
-			if ((unsigned char)*s < 0x20)
-				*s = '?';
-	}
-	return -1;
-}
-
-/* ---- tables ------------------------------------------------------------- */
-
-enum {
-	T_STR = 1 << 0,
-	T_INT = 1 << 1,
-	T_REAL = 1 << 2,
-	T_BOOL = 1 << 3,
-	T_OBJ = 1 << 4,
-	T_ARR = 1 << 5,
-	T_NULL = 1 << 6,
-	T_NUM = T_INT | T_REAL,
-	T_ANY = 0x7f,
-};
-
-enum store {                   /* what a generic field writes at .off */
-	S_NONE,
-	S_BOOL,                /* bool */
-	S_INT,                 /* int, range-checked (reals rounded if allowed) */
-	S_SIZE,                /* size_t, range-checked */
-	S_LONG,                /* long, range-checked */
-};
-
-struct field;
-typedef int (*field_fn)(struct ctx *c, json_t *v, void *obj, const struct field *f);
-
-struct field {
-	const char *key;
-	unsigned types;            /* T_* mask the value must have */
-	field_fn fn;               /* NULL: accepted and ignored */
-	bool required;
-	enum store store;          /* generic fields: where and how to store */
-	size_t off;
-	long long min, max, def;   /* range and default (applied before parsing) */
-	const struct field *sub;   /* an object whose keys fill the same struct */
-};
-
-static int store_field(struct ctx *c, json_t *v, void *obj, const struct field *f);
-
-#define F(k, t)                 {.key = (k), .types = (t)}
-#define FN(k, t, h)             {.key = (k), .types = (t), .fn = (h)}
-#define REQ(k, t, h)            {.key = (k), .types = (t), .fn = (h), .required = true}
-#define STORE_FN(k, t, h, s, st, m, lo, hi, d) \
-	{.key = (k), .types = (t), .fn = (h), .store = (s), \
-	 .off = offsetof(st, m), .min = (lo), .max = (hi), .def = (d)}
-#define STORE(k, t, s, st, m, lo, hi, d) STORE_FN(k, t, store_field, s, st, m, lo, hi, d)
-#define BOOL(k, st, m, d)       STORE(k, T_BOOL, S_BOOL, st, m, 0, 1, d)
-#define INT(k, st, m, lo, hi, d)  STORE(k, T_INT, S_INT, st, m, lo, hi, d)
-#define SIZE(k, st, m, lo, hi, d) STORE(k, T_INT, S_SIZE, st, m, lo, hi, d)
-#define LONG(k, st, m, lo, hi, d) STORE(k, T_INT, S_LONG, st, m, lo, hi, d)
-#define SUB(k, table)           {.key = (k), .types = T_OBJ, .sub = (table)}
-#define SUBREQ(k, table)        {.key = (k), .types = T_OBJ, .sub = (table), .required = true}
-#define END                     {.key = NULL}
-
-static unsigned type_of(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_STRING: return T_STR;
-	case JSON_INTEGER: return T_INT;
-	case JSON_REAL: return T_REAL;
-	case JSON_TRUE:
-	case JSON_FALSE: return T_BOOL;
-	case JSON_OBJECT: return T_OBJ;
-	case JSON_ARRAY: return T_ARR;
-	case JSON_NULL: return T_NULL;
-	}
-	return 0;
-}
-
-/* "a string or an integer" for a T_* mask. */
-static void types_text(unsigned types, char *out, size_t n)
-{
-	static const struct { unsigned t; const char *name; } names[] = {
-		{T_STR, "a string"}, {T_NUM, "a number"}, {T_INT, "an integer"},
-		{T_REAL, "a number"}, {T_BOOL, "a boolean"}, {T_OBJ, "an object"},
-		{T_ARR, "an array"}, {T_NULL, "null"},
-	};
-	size_t len = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if ((types & names[i].t) != names[i].t)
-			continue;
-		types &= ~names[i].t;
-		int w = snprintf(out + len, n - len, "%s%s", len ? " or " : "", names[i].name);
-		if (w < 0 || (size_t)w >= n - len)
-			return;
-		len += (size_t)w;
-	}
-}
-
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 63 || lb > 63)
-		return SIZE_MAX;
-	size_t row[64];
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
-static int unknown_key(struct ctx *c, const char *key, const struct field *table)
-{
-	const char *best = NULL;
-	size_t best_d = 3;         /* suggest only close misspellings */
-	for (const struct field *f = table; f->key; f++) {
-		size_t d = edit_distance(key, f->key);
-		if (d < best_d && d < strlen(f->key)) {
-			best_d = d;
-			best = f->key;
-		}
-	}
-	if (best)
-		return reject(c, "unknown key \"%s\" (did you mean \"%s\"?)", key, best);
-	return reject(c, "unknown key \"%s\"", key);
-}
-
-static void apply_defaults(const struct field *table, void *obj)
-{
-	for (const struct field *f = table; f->key; f++) {
-		char *at = (char *)obj + f->off;
-		switch (f->store) {
-		case S_NONE: break;
-		case S_BOOL: *(bool *)at = f->def != 0; break;
-		case S_INT: *(int *)at = (int)f->def; break;
-		case S_SIZE: *(size_t *)at = (size_t)f->def; break;
-		case S_LONG: *(long *)at = (long)f->def; break;
-		}
-	}
-}
-
-/* Check every key of o against table (unknown key, type, handler), then
- * the required keys.  c->path names o. */
-static int parse_object(struct ctx *c, json_t *o, const struct field *table, void *obj)
-{
-	const char *key;
-	json_t *v;
-	json_object_foreach(o, key, v) {
-		const struct field *f = table;
-		while (f->key && strcmp(f->key, key) != 0)
-			f++;
-		if (!f->key)
-			return unknown_key(c, key, table);
-		size_t mark = push_key(c, key);
-		unsigned t = type_of(v);
-		if (!(t & f->types)) {
-			char want[96], got[32];
-			types_text(f->types, want, sizeof(want));
-			types_text(t, got, sizeof(got));
-			return reject(c, "expected %s, not %s", want, got);
-		}
-		if (f->sub && parse_object(c, v, f->sub, obj) < 0)
-			return -1;
-		if (f->fn && f->fn(c, v, obj, f) < 0)
-			return -1;
-		pop(c, mark);
-	}
-	for (const struct field *f = table; f->key; f++)
-		if (f->required && !json_object_get(o, f->key))
-			return reject(c, "missing required key \"%s\"", f->key);
-	return 0;
-}
-
-static int store_field(struct ctx *c, json_t *v, void *obj, const struct field *f)
-{
-	char *at = (char *)obj + f->off;
-	if (f->store == S_BOOL) {
-		*(bool *)at = json_is_true(v);
-		return 0;
-	}
-	long long n;
-	if (json_is_real(v)) {
-		double d = json_real_value(v);
-		if (!(d >= (double)f->min && d <= (double)f->max))
-			return reject(c, "%g is out of range (%lld..%lld)", d, f->min, f->max);
-		n = (long long)(d < 0 ? d - 0.5 : d + 0.5);   /* round half away */
-	} else {
-		n = json_integer_value(v);
-		if (n < f->min || n > f->max)
-			return reject(c, "%lld is out of range (%lld..%lld)", n, f->min, f->max);
-	}
-	switch (f->store) {
-	case S_INT: *(int *)at = (int)n; break;
-	case S_SIZE: *(size_t *)at = (size_t)n; break;
-	case S_LONG: *(long *)at = (long)n; break;
-	default: break;
-	}
-	return 0;
-}
-
-/* Replaces *dst with a copy of v's string; refuses "". */
-static int take_string(struct ctx *c, json_t *v, char **dst)
-{
-	const char *s = json_string_value(v);
-	if (!*s)
-		return reject(c, "must not be empty");
-	free(*dst);
-	*dst = xstrdup(s);
-	return 0;
-}
-
-/* The "type" of a discriminated object: required, a string. */
-static int get_type(struct ctx *c, json_t *o, const char **type)
-{
-	json_t *t = json_object_get(o, "type");
-	if (!t)
-		return reject(c, "missing required key \"type\"");
-	if (!json_is_string(t)) {
-		push_key(c, "type");
-		return reject(c, "expected a string");
-	}
-	*type = json_string_value(t);
-	return 0;
-}
-
-static int expect_object(struct ctx *c, json_t *v)
-{
-	if (json_is_object(v))
-		return 0;
-	char got[32];
-	types_text(type_of(v), got, sizeof(got));
-	return reject(c, "expected an object, not %s", got);
-}
-
-/* Every element of array v must be a string (optionally from allowed[]). */
-static int string_array(struct ctx *c, json_t *v, const char *const *allowed)
-{
-	size_t i;
-	json_t *e;
-	json_array_foreach(v, i, e) {
-		size_t mark = push_index(c, i);
-		if (!json_is_string(e))
-			return reject(c, "expected a string");
-		if (allowed) {
-			const char *const *a = allowed;
-			while (*a && strcmp(*a, json_string_value(e)) != 0)
-				a++;
-			if (!*a)
-				return reject(c, "unknown value \"%s\"", json_string_value(e));
-		}
-		pop(c, mark);
-	}
-	return 0;
-}
-
-/* Absolute path: p as is if absolute, else CBDIR/p. */
-static char *resolve(const struct ctx *c, const char *p)
-{
-	if (p[0] == '/')
-		return xstrdup(p);
-	while (p[0] == '.' && p[1] == '/')
-		p += 2;
-	if (!*p || !strcmp(p, "."))
-		return xstrdup(c->cfg->cbdir);
-	if (!strcmp(c->cfg->cbdir, "/"))
-		return xasprintf("/%s", p);
-	return xasprintf("%s/%s", c->cfg->cbdir, p);
-}
-
 /* ---- realms, roles, permissions ----------------------------------------- */
 
 static int perm_uri(struct ctx *c, json_t *v, void *obj, const struct field *f)
@@ -440,7 +65,7 @@ static int match_value(struct ctx *c, json_t *v, enum uri_match *out)
 {
 	int m = uri_match_parse(json_string_value(v));
 	if (m < 0)
-		return reject(c, "unknown match \"%s\" (use \"exact\", \"prefix\" or \"wildcard\")",
+		return keys_reject(c, "unknown match \"%s\" (use \"exact\", \"prefix\" or \"wildcard\")",
 			    json_string_value(v));
 	*out = (enum uri_match)m;
 	return 0;
@@ -507,39 +132,39 @@ static int permissions(struct ctx *c, json_t *v, void *obj, const struct field *
 	json_t *e;
 	json_array_foreach(v, i, e) {
 		struct sb_permission *p = &role->permissions[i];
-		size_t mark = push_index(c, i);
-		if (expect_object(c, e) < 0)
+		size_t mark = keys_push_index(c, i);
+		if (keys_expect_object(c, e) < 0)
 			return -1;
-		apply_defaults(permission_fields, p);
-		apply_defaults(allow_fields, p);
-		apply_defaults(disclose_fields, p);
-		if (parse_object(c, e, permission_fields, p) < 0)
+		keys_defaults(permission_fields, p);
+		keys_defaults(allow_fields, p);
+		keys_defaults(disclose_fields, p);
+		if (keys_parse_object(c, e, permission_fields, p) < 0)
 			return -1;
 		bool starred = !json_object_get(e, "match");
 		if (starred)
 			unstar(p);
 		if (!uri_pattern_is_valid(p->uri, p->match)) {
-			push_key(c, "uri");
+			keys_push(c, "uri");
 			if (starred && !*p->uri)
-				return reject(c, "\"\" without \"match\" is an exact URI that matches "
+				return keys_reject(c, "\"\" without \"match\" is an exact URI that matches "
 					    "nothing; add \"match\": \"prefix\" to cover every URI");
-			return reject(c, "invalid URI pattern \"%s\" for match \"%s\"",
+			return keys_reject(c, "invalid URI pattern \"%s\" for match \"%s\"",
 				    json_string_value(json_object_get(e, "uri")),
 				    uri_match_name(p->match));
 		}
-		pop(c, mark);
+		keys_pop(c, mark);
 	}
 	return 0;
 }
 
 static int role_name(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return take_string(c, v, &((struct sb_role *)obj)->name);
+	return keys_take_string(c, v, &((struct sb_role *)obj)->name);
 }
 
 static int role_authorizer(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return reject(c, "dynamic authorizers are not supported yet; list static "
+	return keys_reject(c, "dynamic authorizers are not supported yet; list static "
 		    "\"permissions\" for this role instead");
 }
 
@@ -558,32 +183,32 @@ static int roles(struct ctx *c, json_t *v, void *obj, const struct field *f)
 	size_t i;
 	json_t *e;
 	json_array_foreach(v, i, e) {
-		size_t mark = push_index(c, i);
-		if (expect_object(c, e) < 0 ||
-		    parse_object(c, e, role_fields, &realm->roles[i]) < 0)
+		size_t mark = keys_push_index(c, i);
+		if (keys_expect_object(c, e) < 0 ||
+		    keys_parse_object(c, e, role_fields, &realm->roles[i]) < 0)
 			return -1;
 		for (size_t j = 0; j < i; j++) {
 			if (!strcmp(realm->roles[j].name, realm->roles[i].name)) {
-				push_key(c, "name");
-				return reject(c, "duplicate role \"%s\" (also roles[%zu])",
+				keys_push(c, "name");
+				return keys_reject(c, "duplicate role \"%s\" (also roles[%zu])",
 					    realm->roles[i].name, j);
 			}
 		}
-		pop(c, mark);
+		keys_pop(c, mark);
 	}
 	return 0;
 }
 
 static int realm_name(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return take_string(c, v, &((struct sb_realm *)obj)->name);
+	return keys_take_string(c, v, &((struct sb_realm *)obj)->name);
 }
 
 static int uri_check(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
 	const char *s = json_string_value(v);
 	if (strcmp(s, "loose") != 0 && strcmp(s, "strict") != 0)
-		return reject(c, "unknown value \"%s\" (use \"loose\" or \"strict\")", s);
+		return keys_reject(c, "unknown value \"%s\" (use \"loose\" or \"strict\")", s);
 	return 0;
 }
 
@@ -609,8 +234,8 @@ static int realms(struct ctx *c, json_t *v, void *obj, const struct field *f)
 	size_t i;
 	json_t *e;
 	json_array_foreach(v, i, e) {
-		size_t mark = push_index(c, i);
-		if (expect_object(c, e) < 0)
+		size_t mark = keys_push_index(c, i);
+		if (keys_expect_object(c, e) < 0)
 			return -1;
 		size_t n = cfg->n_realms;
 		cfg->realms = xrealloc(cfg->realms, (n + 1) * sizeof(*cfg->realms));
@@ -618,17 +243,17 @@ static int realms(struct ctx *c, json_t *v, void *obj, const struct field *f)
 		memset(&cfg->realms[n], 0, sizeof(cfg->realms[n]));
 		c->realm_at[n] = (struct where){c->worker, i};
 		cfg->n_realms = n + 1;
-		if (parse_object(c, e, realm_fields, &cfg->realms[n]) < 0)
+		if (keys_parse_object(c, e, realm_fields, &cfg->realms[n]) < 0)
 			return -1;
 		for (size_t j = 0; j < n; j++) {
 			if (!strcmp(cfg->realms[j].name, cfg->realms[n].name)) {
-				push_key(c, "name");
-				return reject(c, "duplicate realm \"%s\" (also workers[%zu].realms[%zu])",
+				keys_push(c, "name");
+				return keys_reject(c, "duplicate realm \"%s\" (also workers[%zu].realms[%zu])",
 					    cfg->realms[n].name, c->realm_at[j].worker,
 					    c->realm_at[j].index);
 			}
 		}
-		pop(c, mark);
+		keys_pop(c, mark);
 	}
 	return 0;
 }
@@ -639,14 +264,14 @@ static int endpoint_type(struct ctx *c, json_t *v, void *obj, const struct field
 {
 	const char *s = json_string_value(v);
 	if (strcmp(s, "tcp") != 0)
-		return reject(c, "endpoint type \"%s\" is not supported (only \"tcp\")", s);
+		return keys_reject(c, "endpoint type \"%s\" is not supported (only \"tcp\")", s);
 	return 0;
 }
 
 static int port_number(struct ctx *c, long long n)
 {
 	if (n < 1 || n > 65535)
-		return reject(c, "port %lld is out of range (1..65535)", n);
+		return keys_reject(c, "port %lld is out of range (1..65535)", n);
 	return 0;
 }
 
@@ -662,7 +287,7 @@ static int endpoint_port(struct ctx *c, json_t *v, void *obj, const struct field
 	}
 	const char *s = json_string_value(v);
 	if (s[0] != '$' || !s[1])
-		return reject(c, "expected an integer 1..65535 or \"$VAR\" (an environment "
+		return keys_reject(c, "expected an integer 1..65535 or \"$VAR\" (an environment "
 			    "variable), not \"%s\"", s);
 	/* "$VAR" or "${VAR}" */
 	size_t len = strlen(s + 1);
@@ -670,7 +295,7 @@ static int endpoint_port(struct ctx *c, json_t *v, void *obj, const struct field
 							     : xstrdup(s + 1);
 	const char *val = getenv(name);
 	if (!val) {
-		reject(c, "environment variable %s is not set", name);
+		keys_reject(c, "environment variable %s is not set", name);
 		free(name);
 		return -1;
 	}
@@ -679,7 +304,7 @@ static int endpoint_port(struct ctx *c, json_t *v, void *obj, const struct field
 	errno = 0;
 	long long n = strtoll(val, &end, 10);
 	if (errno || end == val || *end)
-		return reject(c, "%s is \"%s\" in the environment, not a port number", s, val);
+		return keys_reject(c, "%s is \"%s\" in the environment, not a port number", s, val);
 	if (port_number(c, n) < 0)
 		return -1;
 	ep->port = (int)n;
@@ -690,27 +315,27 @@ static int endpoint_interface(struct ctx *c, json_t *v, void *obj, const struct 
 {
 	struct sb_endpoint *ep = obj;
 	if (ep->interface)
-		return reject(c, "give either \"interface\" or \"host\", not both");
-	return take_string(c, v, &ep->interface);
+		return keys_reject(c, "give either \"interface\" or \"host\", not both");
+	return keys_take_string(c, v, &ep->interface);
 }
 
 static int endpoint_version(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
 	json_int_t n = json_integer_value(v);
 	if (n != 4 && n != 6)
-		return reject(c, "must be 4 or 6, not %lld", (long long)n);
+		return keys_reject(c, "must be 4 or 6, not %lld", (long long)n);
 	return 0;
 }
 
 static int endpoint_tls(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return reject(c, "TLS is not supported yet; terminate TLS in a reverse proxy "
+	return keys_reject(c, "TLS is not supported yet; terminate TLS in a reverse proxy "
 		    "in front of Switchboard and remove \"tls\"");
 }
 
 static int endpoint_portrange(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return reject(c, "\"portrange\" is not supported yet; give one \"port\"");
+	return keys_reject(c, "\"portrange\" is not supported yet; give one \"port\"");
 }
 
 static const struct field endpoint_fields[] = {
@@ -729,7 +354,7 @@ static const struct field endpoint_fields[] = {
 
 static int transport_endpoint(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return parse_object(c, v, endpoint_fields, &((struct sb_transport *)obj)->endpoint);
+	return keys_parse_object(c, v, endpoint_fields, &((struct sb_transport *)obj)->endpoint);
 }
 
 /* ---- websocket (path or transport) ------------------------------------- */
@@ -740,7 +365,7 @@ static const char *const serializer_names[] = {
 
 static int ws_serializers(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return string_array(c, v, serializer_names);
+	return keys_string_array(c, v, serializer_names);
 }
 
 static const struct field ws_options_fields[] = {
@@ -778,16 +403,16 @@ static int anon_type(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
 	const char *s = json_string_value(v);
 	if (!strcmp(s, "dynamic"))
-		return reject(c, "dynamic authentication is not supported yet");
+		return keys_reject(c, "dynamic authentication is not supported yet");
 	if (strcmp(s, "static") != 0)
-		return reject(c, "unknown value \"%s\" (use \"static\")", s);
+		return keys_reject(c, "unknown value \"%s\" (use \"static\")", s);
 	return 0;
 }
 
 /* The role anonymous clients get is kept in the path's role. */
 static int anon_role(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return take_string(c, v, &((struct sb_path *)obj)->role);
+	return keys_take_string(c, v, &((struct sb_path *)obj)->role);
 }
 
 static const struct field anonymous_fields[] = {
@@ -800,7 +425,7 @@ static const struct field anonymous_fields[] = {
 
 static int auth_method(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return reject(c, "authentication method \"%s\" is not supported yet (only \"anonymous\")",
+	return keys_reject(c, "authentication method \"%s\" is not supported yet (only \"anonymous\")",
 		    f->key);
 }
 
@@ -819,27 +444,27 @@ static const struct field auth_fields[] = {
 
 static int path_realm(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return take_string(c, v, &((struct sb_path *)obj)->realm);
+	return keys_take_string(c, v, &((struct sb_path *)obj)->realm);
 }
 
 static int path_role(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return take_string(c, v, &((struct sb_path *)obj)->role);
+	return keys_take_string(c, v, &((struct sb_path *)obj)->role);
 }
 
 static int static_directory(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
 	struct sb_path *p = obj;
 	if (!*json_string_value(v))
-		return reject(c, "must not be empty");
+		return keys_reject(c, "must not be empty");
 	free(p->directory);
-	p->directory = resolve(c, json_string_value(v));
+	p->directory = keys_resolve(c, json_string_value(v));
 	return 0;
 }
 
 static int static_package(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return reject(c, "static files from a Python package are not supported; "
+	return keys_reject(c, "static files from a Python package are not supported; "
 		    "give a \"directory\"");
 }
 
@@ -848,10 +473,10 @@ static int mime_types(struct ctx *c, json_t *v, void *obj, const struct field *f
 	const char *key;
 	json_t *e;
 	json_object_foreach(v, key, e) {
-		size_t mark = push_key(c, key);
+		size_t mark = keys_push(c, key);
 		if (!json_is_string(e))
-			return reject(c, "expected a string");
-		pop(c, mark);
+			return keys_reject(c, "expected a string");
+		keys_pop(c, mark);
 	}
 	return 0;
 }
@@ -869,7 +494,7 @@ static const struct field static_options_fields[] = {
 static int body_limit(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
 	struct sb_path *p = obj;
-	if (store_field(c, v, obj, f) < 0)
+	if (keys_store(c, v, obj, f) < 0)
 		return -1;
 	if (p->post_body_limit == 0)
 		p->post_body_limit = (size_t)f->max;
@@ -881,7 +506,7 @@ static int body_limit(struct ctx *c, json_t *v, void *obj, const struct field *f
 
 static int signed_requests(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return reject(c, "signed requests are not supported yet; remove \"key\" and \"secret\"");
+	return keys_reject(c, "signed requests are not supported yet; remove \"key\" and \"secret\"");
 }
 
 /* Access controls we cannot enforce yet are refused, never ignored. */
@@ -889,7 +514,7 @@ static int not_enforced(struct ctx *c, json_t *v, void *obj, const struct field 
 {
 	if (json_is_false(v))
 		return 0;
-	return reject(c, "\"%s\" is not supported yet, and an access control that is not "
+	return keys_reject(c, "\"%s\" is not supported yet, and an access control that is not "
 		    "enforced must not look configured: remove it", f->key);
 }
 
@@ -914,13 +539,13 @@ static int allowed_origins(struct ctx *c, json_t *v, void *obj, const struct fie
 	cors->n_allowed_origins = 0;
 	if (json_is_string(v)) {
 		if (strcmp(json_string_value(v), "*") != 0)
-			return reject(c, "expected \"*\" or an array of origins");
+			return keys_reject(c, "expected \"*\" or an array of origins");
 		cors->allowed_origins = xcalloc(1, sizeof(char *));
 		cors->allowed_origins[0] = xstrdup("*");
 		cors->n_allowed_origins = 1;
 		return 0;
 	}
-	if (string_array(c, v, NULL) < 0)
+	if (keys_string_array(c, v, NULL) < 0)
 		return -1;
 	size_t n = json_array_size(v);
 	cors->allowed_origins = xcalloc(n, sizeof(char *));
@@ -943,7 +568,7 @@ static int webhook_topic(struct ctx *c, json_t *v, void *obj, const struct field
 	struct sb_path *p = obj;
 	const char *s = json_string_value(v);
 	if (!uri_is_valid(s))
-		return reject(c, "invalid topic URI \"%s\"", s);
+		return keys_reject(c, "invalid topic URI \"%s\"", s);
 	free(p->webhook_topic);
 	p->webhook_topic = xstrdup(s);
 	return 0;
@@ -1039,26 +664,26 @@ static bool valid_path_name(const char *s)
 static int parse_path(struct ctx *c, json_t *o, struct sb_path *p)
 {
 	const char *type;
-	if (expect_object(c, o) < 0 || get_type(c, o, &type) < 0)
+	if (keys_expect_object(c, o) < 0 || keys_get_type(c, o, &type) < 0)
 		return -1;
 	const struct path_kind *k = NULL;
 	for (size_t i = 0; i < sizeof(path_kinds) / sizeof(path_kinds[0]); i++)
 		if (!strcmp(path_kinds[i].name, type))
 			k = &path_kinds[i];
 	if (!k) {
-		push_key(c, "type");
-		return reject(c, "path type \"%s\" is not supported (use static, websocket, "
+		keys_push(c, "type");
+		return keys_reject(c, "path type \"%s\" is not supported (use static, websocket, "
 			    "publisher, caller, eventsource, nodeinfo or webhook)", type);
 	}
 	p->type = k->type;
 	if (k->options)
-		apply_defaults(k->options, p);
+		keys_defaults(k->options, p);
 	if (k->type == SB_PATH_EVENTSOURCE) {
 		p->cors.allowed_origins = xcalloc(1, sizeof(char *));
 		p->cors.allowed_origins[0] = xstrdup("*");
 		p->cors.n_allowed_origins = 1;
 	}
-	return parse_object(c, o, k->fields, p);
+	return keys_parse_object(c, o, k->fields, p);
 }
 
 static int web_paths(struct ctx *c, json_t *v, void *obj, const struct field *f)
@@ -1071,14 +696,14 @@ static int web_paths(struct ctx *c, json_t *v, void *obj, const struct field *f)
 	json_t *e;
 	json_object_foreach(v, key, e) {
 		if (!valid_path_name(key))
-			return reject(c, "invalid path name \"%s\" (one segment of letters, digits, "
+			return keys_reject(c, "invalid path name \"%s\" (one segment of letters, digits, "
 				    "'_' or '-', or \"/\"; nested paths are not supported)", key);
 		struct sb_path *p = &t->paths[i++];
 		p->name = xstrdup(key);
-		size_t mark = push_key(c, key);
+		size_t mark = keys_push(c, key);
 		if (parse_path(c, e, p) < 0)
 			return -1;
-		pop(c, mark);
+		keys_pop(c, mark);
 	}
 	return 0;
 }
@@ -1108,12 +733,12 @@ static const struct field web_fields[] = {
  * "/"; its path-level keys are parsed into that path. */
 static int wst_options(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return parse_object(c, v, ws_options_fields, &((struct sb_transport *)obj)->paths[0]);
+	return keys_parse_object(c, v, ws_options_fields, &((struct sb_transport *)obj)->paths[0]);
 }
 
 static int wst_auth(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return parse_object(c, v, auth_fields, &((struct sb_transport *)obj)->paths[0]);
+	return keys_parse_object(c, v, auth_fields, &((struct sb_transport *)obj)->paths[0]);
 }
 
 static const struct field websocket_transport_fields[] = {
@@ -1134,14 +759,14 @@ static int transports(struct ctx *c, json_t *v, void *obj, const struct field *f
 	size_t i;
 	json_t *e;
 	json_array_foreach(v, i, e) {
-		size_t mark = push_index(c, i);
+		size_t mark = keys_push_index(c, i);
 		const char *type;
-		if (expect_object(c, e) < 0 || get_type(c, e, &type) < 0)
+		if (keys_expect_object(c, e) < 0 || keys_get_type(c, e, &type) < 0)
 			return -1;
 		bool web = !strcmp(type, "web");
 		if (!web && strcmp(type, "websocket") != 0) {
-			push_key(c, "type");
-			return reject(c, "transport type \"%s\" is not supported (use \"web\" or "
+			keys_push(c, "type");
+			return keys_reject(c, "transport type \"%s\" is not supported (use \"web\" or "
 				    "\"websocket\")", type);
 		}
 		size_t n = cfg->n_transports;
@@ -1151,11 +776,11 @@ static int transports(struct ctx *c, json_t *v, void *obj, const struct field *f
 		memset(t, 0, sizeof(*t));
 		c->transport_at[n] = (struct where){c->worker, i};
 		cfg->n_transports = n + 1;
-		apply_defaults(endpoint_fields, &t->endpoint);
-		apply_defaults(web_options_fields, t);
+		keys_defaults(endpoint_fields, &t->endpoint);
+		keys_defaults(web_options_fields, t);
 		if (web) {
 			t->type = SB_TRANSPORT_WEB;
-			if (parse_object(c, e, web_fields, t) < 0)
+			if (keys_parse_object(c, e, web_fields, t) < 0)
 				return -1;
 		} else {
 			t->type = SB_TRANSPORT_WEBSOCKET;
@@ -1163,11 +788,11 @@ static int transports(struct ctx *c, json_t *v, void *obj, const struct field *f
 			t->paths = xcalloc(1, sizeof(*t->paths));
 			t->paths[0].name = xstrdup("/");
 			t->paths[0].type = SB_PATH_WEBSOCKET;
-			apply_defaults(ws_options_fields, &t->paths[0]);
-			if (parse_object(c, e, websocket_transport_fields, t) < 0)
+			keys_defaults(ws_options_fields, &t->paths[0]);
+			if (keys_parse_object(c, e, websocket_transport_fields, t) < 0)
 				return -1;
 		}
-		pop(c, mark);
+		keys_pop(c, mark);
 	}
 	return 0;
 }
@@ -1190,7 +815,7 @@ static const struct field worker_options_fields[] = {
 static int router_components(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
 	if (json_array_size(v) > 0)
-		return reject(c, "router %s are not supported yet; remove them or leave the "
+		return keys_reject(c, "router %s are not supported yet; remove them or leave the "
 			    "array empty", f->key);
 	return 0;
 }
@@ -1211,21 +836,21 @@ static int workers(struct ctx *c, json_t *v, void *obj, const struct field *f)
 	size_t i;
 	json_t *e;
 	json_array_foreach(v, i, e) {
-		size_t mark = push_index(c, i);
+		size_t mark = keys_push_index(c, i);
 		const char *type;
-		if (expect_object(c, e) < 0 || get_type(c, e, &type) < 0)
+		if (keys_expect_object(c, e) < 0 || keys_get_type(c, e, &type) < 0)
 			return -1;
 		if (!strcmp(type, "container"))
-			return reject(c, "container workers (RESTCallee, MessageForwarder) are "
+			return keys_reject(c, "container workers (RESTCallee, MessageForwarder) are "
 				    "not supported yet; remove this worker");
 		if (strcmp(type, "router") != 0) {
-			push_key(c, "type");
-			return reject(c, "worker type \"%s\" is not supported (only \"router\")", type);
+			keys_push(c, "type");
+			return keys_reject(c, "worker type \"%s\" is not supported (only \"router\")", type);
 		}
 		c->worker = i;
-		if (parse_object(c, e, router_fields, NULL) < 0)
+		if (keys_parse_object(c, e, router_fields, NULL) < 0)
 			return -1;
-		pop(c, mark);
+		keys_pop(c, mark);
 	}
 	return 0;
 }
@@ -1236,9 +861,9 @@ static int history_path(struct ctx *c, json_t *v, void *obj, const struct field 
 {
 	struct sb_history *h = obj;
 	if (!*json_string_value(v))
-		return reject(c, "must not be empty");
+		return keys_reject(c, "must not be empty");
 	free(h->path);
-	h->path = resolve(c, json_string_value(v));
+	h->path = keys_resolve(c, json_string_value(v));
 	return 0;
 }
 
@@ -1250,7 +875,7 @@ static int history_sync(struct ctx *c, json_t *v, void *obj, const struct field 
 	else if (!strcmp(s, "full"))
 		((struct sb_history *)obj)->sync_full = true;
 	else
-		return reject(c, "unknown value \"%s\" (use \"normal\" or \"full\")", s);
+		return keys_reject(c, "unknown value \"%s\" (use \"normal\" or \"full\")", s);
 	return 0;
 }
 
@@ -1296,19 +921,19 @@ static int retention(struct ctx *c, json_t *v, void *obj, const struct field *f)
 	json_t *e;
 	json_array_foreach(v, i, e) {
 		struct sb_retention *r = &h->rules[i];
-		size_t mark = push_index(c, i);
-		if (expect_object(c, e) < 0)
+		size_t mark = keys_push_index(c, i);
+		if (keys_expect_object(c, e) < 0)
 			return -1;
-		apply_defaults(retention_fields, r);
+		keys_defaults(retention_fields, r);
 		r->match = URI_PREFIX;
-		if (parse_object(c, e, retention_fields, r) < 0)
+		if (keys_parse_object(c, e, retention_fields, r) < 0)
 			return -1;
 		if (!uri_pattern_is_valid(r->uri, r->match)) {
-			push_key(c, "uri");
-			return reject(c, "invalid URI pattern \"%s\" for match \"%s\"", r->uri,
+			keys_push(c, "uri");
+			return keys_reject(c, "invalid URI pattern \"%s\" for match \"%s\"", r->uri,
 				    uri_match_name(r->match));
 		}
-		pop(c, mark);
+		keys_pop(c, mark);
 	}
 	return 0;
 }
@@ -1322,17 +947,17 @@ static const struct field history_fields[] = {
 
 static int history(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return parse_object(c, v, history_fields, &c->cfg->history);
+	return keys_parse_object(c, v, history_fields, &c->cfg->history);
 }
 
 static void history_defaults(struct ctx *c)
 {
 	struct sb_history *h = &c->cfg->history;
-	h->path = resolve(c, "switchboard.db");
+	h->path = keys_resolve(c, "switchboard.db");
 	h->sync_full = false;
 	h->n_rules = 1;
 	h->rules = xcalloc(1, sizeof(*h->rules));
-	apply_defaults(retention_fields, &h->rules[0]);
+	keys_defaults(retention_fields, &h->rules[0]);
 	h->rules[0].uri = xstrdup("");
 	h->rules[0].match = URI_PREFIX;
 }
@@ -1343,7 +968,7 @@ static int version(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
 	json_int_t n = json_integer_value(v);
 	if (n != 2)
-		return reject(c, "config version %lld is not supported (only 2, the current "
+		return keys_reject(c, "config version %lld is not supported (only 2, the current "
 			    "Crossbar format)", (long long)n);
 	return 0;
 }
@@ -1369,8 +994,8 @@ static int cross_check(struct ctx *c)
 {
 	struct sb_config *cfg = c->cfg;
 	if (cfg->n_transports == 0) {
-		set_path(c, "workers");
-		return reject(c, "no router worker with a transport; add a \"web\" transport "
+		keys_set_path(c, "workers");
+		return keys_reject(c, "no router worker with a transport; add a \"web\" transport "
 			    "(`switchboard init` writes an example)");
 	}
 	for (size_t i = 0; i < cfg->n_transports; i++) {
@@ -1380,17 +1005,17 @@ static int cross_check(struct ctx *c)
 			const struct sb_path *p = &t->paths[j];
 			if (!p->realm)
 				continue;
-			set_path(c, "workers[%zu].transports[%zu].paths", w->worker, w->index);
-			push_key(c, p->name);
-			size_t mark = push_key(c, "realm");
+			keys_set_path(c, "workers[%zu].transports[%zu].paths", w->worker, w->index);
+			keys_push(c, p->name);
+			size_t mark = keys_push(c, "realm");
 			const struct sb_realm *realm = config_realm(cfg, p->realm);
 			if (!realm)
-				return reject(c, "unknown realm \"%s\"; define it under the "
+				return keys_reject(c, "unknown realm \"%s\"; define it under the "
 					    "router's \"realms\"", p->realm);
-			pop(c, mark);
-			push_key(c, "role");
+			keys_pop(c, mark);
+			keys_push(c, "role");
 			if (!config_role(realm, p->role))
-				return reject(c, "role \"%s\" is not defined in realm \"%s\" (there is "
+				return keys_reject(c, "role \"%s\" is not defined in realm \"%s\" (there is "
 					    "no built-in role; add it to the realm's \"roles\")",
 					    p->role, p->realm);
 		}
@@ -1402,8 +1027,8 @@ static int cross_check(struct ctx *c)
 			const char *b = all_interfaces(o->endpoint.interface);
 			if (a && b && strcmp(a, b) != 0)
 				continue;
-			set_path(c, "workers[%zu].transports[%zu].endpoint.port", w->worker, w->index);
-			return reject(c, "port %d on %s is already used by workers[%zu].transports[%zu]; "
+			keys_set_path(c, "workers[%zu].transports[%zu].endpoint.port", w->worker, w->index);
+			return keys_reject(c, "port %d on %s is already used by workers[%zu].transports[%zu]; "
 				    "give each transport its own port", t->endpoint.port,
 				    a ? a : b ? b : "all interfaces",
 				    c->transport_at[j].worker, c->transport_at[j].index);
@@ -1443,19 +1068,19 @@ int config_parse(struct sb_config *cfg, const char *json_text,
 	json_error_t jerr;
 	json_t *root = json_loads(json_text, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		reject(&c, "line %d, column %d: invalid JSON: %s", jerr.line, jerr.column, jerr.text);
+		keys_reject(&c, "line %d, column %d: invalid JSON: %s", jerr.line, jerr.column, jerr.text);
 		return -1;
 	}
 	cfg->source = xstrdup(c.source);
 	cfg->cbdir = absolute_dir(cbdir && *cbdir ? cbdir : ".");
 	if (!cfg->cbdir) {
-		reject(&c, "cannot resolve the config directory: %s", strerror(errno));
+		keys_reject(&c, "cannot resolve the config directory: %s", strerror(errno));
 		goto fail;
 	}
-	if (expect_object(&c, root) < 0)
+	if (keys_expect_object(&c, root) < 0)
 		goto fail;
 	history_defaults(&c);
-	if (parse_object(&c, root, top_fields, NULL) < 0 || cross_check(&c) < 0)
+	if (keys_parse_object(&c, root, top_fields, NULL) < 0 || cross_check(&c) < 0)
 		goto fail;
 	json_decref(root);
 	free(c.realm_at);
