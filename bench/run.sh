@@ -170,12 +170,17 @@ EOF
 	return 0
 }
 
+# SIGTERM, up to 5 s to exit, then SIGKILL.
+stop_pid() {
+	[ -z "$1" ] && return
+	kill -TERM "$1" 2>/dev/null
+	for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
 stop_switchboard() {
-	[ -z "$SB_PID" ] && return
-	kill -TERM "$SB_PID" 2>/dev/null
-	for _ in $(seq 1 50); do kill -0 "$SB_PID" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$SB_PID" 2>/dev/null
-	wait "$SB_PID" 2>/dev/null
+	stop_pid "$SB_PID"
 	SB_PID=
 }
 
@@ -235,11 +240,7 @@ EOF
 }
 
 stop_nchan() {
-	[ -z "$NX_PID" ] && return
-	kill -TERM "$NX_PID" 2>/dev/null
-	for _ in $(seq 1 50); do kill -0 "$NX_PID" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$NX_PID" 2>/dev/null
-	wait "$NX_PID" 2>/dev/null
+	stop_pid "$NX_PID"
 	NX_PID=
 }
 

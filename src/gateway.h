@@ -27,8 +27,6 @@ struct gateway_stats {
 	uint64_t sse_clients;          /* open SSE streams */
 	uint64_t sse_cuts;             /* streams ended for being too slow */
 	uint64_t events_replayed;      /* events sent from history */
-	uint64_t sse_deliveries;       /* events queued to SSE streams */
-	uint64_t publish_rejected;     /* /publish answered 4xx */
 };
 
 struct gateway {

@@ -276,8 +276,10 @@ static const struct sb_retention *rule_for(const struct sb_history *cfg, const c
 	return best;
 }
 
-static int64_t topic_seq(sqlite3 *db, const char *sql, const char *realm,
-			 const char *topic, int64_t arg)
+/* Runs sql with (realm, topic, arg) bound; the first column of its first
+ * row, or 0. */
+static int64_t topic_query(sqlite3 *db, const char *sql, const char *realm,
+			   const char *topic, int64_t arg)
 {
 	sqlite3_stmt *st = NULL;
 	int64_t v = 0;
@@ -300,16 +302,16 @@ static bool trim_topic(struct history *h, int64_t rowid, const char *realm,
 	sqlite3 *db = h->wdb;
 	int64_t cut = 0;
 	if (rule->max_events > 0 && events > rule->max_events)
-		cut = topic_seq(db, "SELECT seq FROM events WHERE realm=?1 AND topic=?2 "
+		cut = topic_query(db, "SELECT seq FROM events WHERE realm=?1 AND topic=?2 "
 				"ORDER BY seq LIMIT 1 OFFSET ?3", realm, topic,
 				events - rule->max_events - 1);
 	if (rule->max_age_s > 0) {
 		int64_t cutoff = now_ms() - rule->max_age_s * 1000;
 		/* Sequence order is time order: look at the oldest row first. */
-		int64_t oldest = topic_seq(db, "SELECT time_ms FROM events WHERE realm=?1 AND "
+		int64_t oldest = topic_query(db, "SELECT time_ms FROM events WHERE realm=?1 AND "
 					   "topic=?2 AND seq > ?3 ORDER BY seq LIMIT 1", realm, topic, 0);
 		if (oldest && oldest < cutoff) {
-			int64_t aged = topic_seq(db, "SELECT max(seq) FROM events WHERE realm=?1 AND "
+			int64_t aged = topic_query(db, "SELECT max(seq) FROM events WHERE realm=?1 AND "
 						 "topic=?2 AND time_ms < ?3", realm, topic, cutoff);
 			if (aged > cut)
 				cut = aged;
@@ -318,7 +320,7 @@ static bool trim_topic(struct history *h, int64_t rowid, const char *realm,
 	if (cut <= 0)
 		return false;
 	/* Bound the work of one transaction so publishers never wait long. */
-	int64_t capped = topic_seq(db, "SELECT seq FROM events WHERE realm=?1 AND topic=?2 "
+	int64_t capped = topic_query(db, "SELECT seq FROM events WHERE realm=?1 AND topic=?2 "
 				   "ORDER BY seq LIMIT 1 OFFSET ?3", realm, topic,
 				   RETENTION_ROWS_PER_DELETE - 1);
 	bool more = capped && capped < cut;
@@ -339,8 +341,8 @@ static bool trim_topic(struct history *h, int64_t rowid, const char *realm,
 		}
 	}
 	sqlite3_finalize(st);
-	topic_seq(db, "DELETE FROM events WHERE realm=?1 AND topic=?2 AND seq <= ?3",
-		  realm, topic, cut);
+	topic_query(db, "DELETE FROM events WHERE realm=?1 AND topic=?2 AND seq <= ?3",
+		    realm, topic, cut);
 	char *sql = sqlite3_mprintf("UPDATE topics SET events = events - %lld, trimmed_seq = "
 				    "max(trimmed_seq, %lld) WHERE rowid = %lld",
 				    (long long)removed, (long long)cut, (long long)rowid);

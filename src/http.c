@@ -79,11 +79,6 @@ const struct http_route *http_site_route(const struct http_site *site, const cha
 	return site->root;
 }
 
-bool http_site_is_websocket(const struct http_site *site, const char *path)
-{
-	return http_site_route(site, path)->kind == ROUTE_WEBSOCKET;
-}
-
 /* ---- requests ---------------------------------------------------------- */
 
 void http_request_init(struct http_request *req)

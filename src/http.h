@@ -73,7 +73,6 @@ struct http_route;
 
 struct http_request {
 	const struct http_adapter *adapter;
-	void *conn;                        /* the adapter's connection */
 	struct gateway *gw;
 	const struct http_route *route;
 	const char *method;                /* borrowed from the adapter */
@@ -116,8 +115,6 @@ void http_site_cleanup(struct http_site *site);
 /* Route for a request path ("/sse", "/sse/x", "/index.html"). Never NULL. */
 const struct http_route *http_site_route(const struct http_site *site, const char *path);
 
-/* True if a WebSocket upgrade for path belongs to a websocket route. */
-bool http_site_is_websocket(const struct http_site *site, const char *path);
 
 /* ---- handling ------------------------------------------------------------------- */
 

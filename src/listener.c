@@ -97,6 +97,22 @@ static bool has_token(const char *v, size_t vlen, const char *token)
 	return false;
 }
 
+/* The path of the request line (up to '?' or the version), bounded by the
+ * peeked bytes, which are not NUL-terminated.  NULL if there is none. */
+static const char *request_path(const char *head, size_t len, size_t *plen)
+{
+	const char *line_end = memchr(head, '\n', len);
+	const char *target = memchr(head, ' ', len);
+	if (!target || !line_end || target > line_end)
+		return NULL;
+	target++;
+	const char *end = target;
+	while (end < line_end && *end != ' ' && *end != '?' && *end != '\r')
+		end++;
+	*plen = (size_t)(end - target);
+	return target;
+}
+
 enum listener_route listener_classify(const char *head, size_t len,
 				      bool (*is_ws_path)(void *ctx, const char *path, size_t len),
 				      void *ctx)
@@ -108,23 +124,25 @@ enum listener_route listener_classify(const char *head, size_t len,
 	const char *proto = find_header(head, len, "Sec-WebSocket-Protocol", &plen);
 	if (!has_token(upgrade, ulen, "websocket") || !has_token(proto, plen, "wamp.2.json"))
 		return ROUTE_TO_HTTP;          /* MHD answers, e.g. 400 for no subprotocol */
-	const char *target = memchr(head, ' ', len);
-	if (!target)
-		return ROUTE_TO_HTTP;
-	target++;
-	size_t tlen = strcspn(target, " ?\r\n");
-	return is_ws_path(ctx, target, tlen) ? ROUTE_TO_WEBSOCKET : ROUTE_TO_HTTP;
+	size_t tlen;
+	const char *target = request_path(head, len, &tlen);
+	return target && is_ws_path(ctx, target, tlen) ? ROUTE_TO_WEBSOCKET : ROUTE_TO_HTTP;
+}
+
+/* The route kind a request path (not NUL-terminated) selects on site. */
+static enum http_route_kind path_kind(const struct http_site *site, const char *path, size_t len)
+{
+	char p[512];
+	if (len >= sizeof p)
+		return ROUTE_NOT_FOUND;
+	memcpy(p, path, len);
+	p[len] = '\0';
+	return http_site_route(site, p)->kind;
 }
 
 static bool site_is_ws_path(void *ctx, const char *path, size_t len)
 {
-	const struct http_site *site = ctx;
-	char p[512];
-	if (len >= sizeof p)
-		return false;
-	memcpy(p, path, len);
-	p[len] = '\0';
-	return http_site_is_websocket(site, p);
+	return path_kind(ctx, path, len) == ROUTE_WEBSOCKET;
 }
 
 /* ---- peeking -------------------------------------------------------------------- */
@@ -155,15 +173,11 @@ static void peek_done(struct peek *p)
 static bool is_small_sse_head(const struct listener *l, const char *head, size_t len)
 {
 	const char *end = memmem(head, len, "\r\n\r\n", 4);
-	if (!end || (size_t)(end + 4 - head) > SSE_HEAD_MAX || strncmp(head, "GET /", 5))
+	size_t plen;
+	if (!end || (size_t)(end + 4 - head) > SSE_HEAD_MAX || len < 5 || memcmp(head, "GET /", 5))
 		return false;
-	char path[512];
-	size_t plen = strcspn(head + 4, " ?\r\n");
-	if (plen >= sizeof path)
-		return false;
-	memcpy(path, head + 4, plen);
-	path[plen] = '\0';
-	return http_site_route(&l->site, path)->kind == ROUTE_EVENTSOURCE;
+	const char *path = request_path(head, len, &plen);
+	return path && path_kind(&l->site, path, plen) == ROUTE_EVENTSOURCE;
 }
 
 /* Peeks at fd's head.  ROUTE_INCOMPLETE: wait for more.  *closed is set

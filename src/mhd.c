@@ -269,7 +269,6 @@ static struct mhd_request *request_new(struct mhd_server *s, struct MHD_Connecti
 	r->conn = conn;
 	http_request_init(&r->req);
 	r->req.adapter = &adapter;
-	r->req.conn = conn;
 	r->req.gw = s->gw;
 	r->req.method = method;
 	r->req.path = url;
@@ -340,8 +339,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	if (r->req.pending && r->req.cancel)
 		r->req.cancel(&r->req);
-	if (r->req.response.stream)           /* never handed to MHD */
-		r->req.response.stream->closed(r->req.response.stream);
 	http_request_cleanup(&r->req);
 	free(r);
 	*con_cls = NULL;

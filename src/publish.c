@@ -20,7 +20,6 @@
 #include "bus.h"
 #include "event.h"
 #include "gateway.h"
-#include "log.h"
 
 #define BAD_REQUEST "switchboard.error.bad_request"
 
@@ -78,27 +77,10 @@ static bool check_request(struct http_request *req, bool needs_json)
 	return true;
 }
 
-/* What is wrong with a parsed body's shape, or NULL. */
-static const char *shape_problem(json_t *body, const char *uri_key)
+static bool is_valid_uri_value(json_t *v)
 {
-	json_t *uri = json_object_get(body, uri_key);
-	json_t *args = json_object_get(body, "args");
-	json_t *kwargs = json_object_get(body, "kwargs");
-	json_t *options = json_object_get(body, "options");
-	if (!json_is_object(body))
-		return "Request body was valid JSON, but not well formed (must be a dict).";
-	if (!uri)
-		return "missing";
-	if (!json_is_string(uri) || strlen(json_string_value(uri)) != json_string_length(uri) ||
-	    !uri_is_valid(json_string_value(uri)))
-		return "invalid";
-	if (args && !json_is_null(args) && !json_is_array(args))
-		return "Request body was valid JSON, but 'args' must be a list.";
-	if (kwargs && !json_is_null(kwargs) && !json_is_object(kwargs))
-		return "Request body was valid JSON, but 'kwargs' must be a dict.";
-	if (options && !json_is_null(options) && !json_is_object(options))
-		return "Request body was valid JSON, but 'options' must be a dict.";
-	return NULL;
+	return json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v) &&
+	       uri_is_valid(json_string_value(v));
 }
 
 /* Parses the body as a JSON object with a valid URI under uri_key.
@@ -107,7 +89,7 @@ static json_t *parse_body(struct http_request *req, const char *uri_key)
 {
 	json_error_t jerr;
 	/* JSON_ALLOW_NUL: "\u0000" is valid JSON in payloads (WAMP binary);
-	 * URIs with an embedded NUL are refused by shape_problem(). */
+	 * a URI with an embedded NUL is refused by is_valid_uri_value(). */
 	json_t *body = json_loadb(req->body.data ? req->body.data : "", req->body.len,
 				  JSON_ALLOW_NUL, &jerr);
 	if (!body) {
@@ -115,20 +97,30 @@ static json_t *parse_body(struct http_request *req, const char *uri_key)
 			   jerr.text, jerr.line, jerr.column);
 		return NULL;
 	}
-	const char *problem = shape_problem(body, uri_key);
-	if (!problem)
-		return body;
-	if (!strcmp(problem, "missing")) {
+	json_t *uri = json_object_get(body, uri_key);
+	json_t *args = json_object_get(body, "args");
+	json_t *kwargs = json_object_get(body, "kwargs");
+	json_t *options = json_object_get(body, "options");
+	if (!json_is_object(body)) {
+		http_error(req, 400, BAD_REQUEST,
+			   "Request body was valid JSON, but not well formed (must be a dict).");
+	} else if (!uri) {
 		http_error(req, 400, BAD_REQUEST,
 			   "Request body was valid JSON, but not well formed (missing key '%s').", uri_key);
-	} else if (!strcmp(problem, "invalid")) {
-		char *text = json_dumps(json_object_get(body, uri_key), JSON_COMPACT | JSON_ENCODE_ANY);
+	} else if (!is_valid_uri_value(uri)) {
+		char *text = json_dumps(uri, JSON_COMPACT | JSON_ENCODE_ANY);
 		http_error(req, 400, BAD_REQUEST,
 			   "Request body was valid JSON, but '%s' is not a valid URI: %.200s "
 			   "(dot-separated non-empty components without spaces or '#')", uri_key, text);
 		free(text);
+	} else if (args && !json_is_null(args) && !json_is_array(args)) {
+		http_error(req, 400, BAD_REQUEST, "Request body was valid JSON, but 'args' must be a list.");
+	} else if (kwargs && !json_is_null(kwargs) && !json_is_object(kwargs)) {
+		http_error(req, 400, BAD_REQUEST, "Request body was valid JSON, but 'kwargs' must be a dict.");
+	} else if (options && !json_is_null(options) && !json_is_object(options)) {
+		http_error(req, 400, BAD_REQUEST, "Request body was valid JSON, but 'options' must be a dict.");
 	} else {
-		http_error(req, 400, BAD_REQUEST, "%s", problem);
+		return body;
 	}
 	json_decref(body);
 	return NULL;

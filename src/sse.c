@@ -1,14 +1,12 @@
 /* sse.c - event streams, replay, slow-client cuts, heartbeats (see sse.h). */
 #include "sse.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <uv.h>
 
 #include "acl.h"
@@ -144,7 +142,6 @@ static void on_event(void *ctx, struct event *ev)
 	}
 	push(c, event_ref(ev));
 	c->cursor = ev->seq;
-	gw->stats.sse_deliveries++;
 	wake(c);
 }
 
