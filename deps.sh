@@ -2,7 +2,7 @@
 # deps.sh - installs what Switchboard needs on Debian 12 (or a derivative).
 #
 #   ./deps.sh           build dependencies (compiler, autotools, libraries)
-#   ./deps.sh --test    the same, plus what `make check` uses (curl, Node.js
+#   ./deps.sh --test    the same, plus what `make check` uses (curl, Autobahn|Python, Node.js
 #                       and the npm packages in tests/package.json)
 #   ./deps.sh --bench   the same as --test, plus nginx + nchan and wrk
 #
@@ -12,8 +12,8 @@ cd "$(dirname "$0")"
 
 build="build-essential autoconf automake pkg-config libmicrohttpd-dev
   libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libsqlite3-dev
-  libcurl4-openssl-dev libssl-dev libuv1-dev"
-test="curl ca-certificates"
+  libcurl4-openssl-dev libssl-dev libuv1-dev libmsgpack-dev"
+test="curl ca-certificates python3-autobahn"
 bench="nginx libnginx-mod-nchan wrk"
 
 want=$build

@@ -67,11 +67,13 @@ struct sb_path {
 	/* eventsource */
 	int heartbeat_s;           /* comment line interval; default 15 */
 	int retry_ms;              /* "retry:" sent first; default 3000 */
-	size_t queue_limit;        /* events queued per slow client; default 1024 */
+	size_t queue_limit;        /* messages queued per slow client; default 1024 */
 	struct sb_cors cors;
 
-	/* websocket */
+	/* websocket (queue_limit above: outgoing messages per session) */
 	size_t max_message_size;   /* bytes; default 1048576 */
+	int auto_ping_interval_ms; /* ping an idle peer; 0 = never (default) */
+	int auto_ping_timeout_ms;  /* then hang up after this; 0 = interval */
 	char *webhook_topic;       /* webhook: topic to publish on */
 };
 

@@ -87,6 +87,9 @@ void event_unref(struct event *ev)
 	free(ev->sse_event);
 	free(ev->payload);
 	free(ev->frame);
+	free(ev->publisher_authid);
+	free(ev->publisher_authrole);
+	json_decref(ev->audience);
 	free(ev);
 }
 

@@ -9,6 +9,7 @@
 #ifndef SB_EVENT_H
 #define SB_EVENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,16 @@ struct event {
 	size_t payload_len;
 	char *frame;           /* SSE frame "id: SEQ\n...data: PAYLOAD\n\n" */
 	size_t frame_len;
+
+	/* Set by the broker for WAMP publishes; zero for HTTP ones. */
+	uint64_t publisher;    /* session id */
+	char *publisher_authid, *publisher_authrole;
+	bool disclose_publisher;
+	bool exclude_publisher;  /* PUBLISH exclude_me (default true) */
+	/* PUBLISH options holding exclude/eligible lists, or NULL.  Such a
+	 * targeted event reaches only the WAMP sessions it names: history
+	 * does not store it and SSE clients never see it. */
+	json_t *audience;
 };
 
 /* New event, refcount 1.  Copies realm, topic and sse_event (may be NULL);

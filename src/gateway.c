@@ -17,6 +17,8 @@
 #include "history.h"
 #include "listener.h"
 #include "log.h"
+#include "publish.h"
+#include "router.h"
 #include "sse.h"
 #include "util.h"
 #include "ws.h"
@@ -96,6 +98,7 @@ int gateway_run(const struct sb_config *cfg, const char *www_dir, const char *sc
 		goto fail;
 	gw->bus = bus_new(gw->history);
 	gw->sse = sse_hub_new(gw);
+	gw->router = router_new(gw);
 	gw->ws = ws_server_new(gw, err, sizeof err);
 	if (!gw->ws)
 		goto fail;
@@ -123,7 +126,9 @@ fail:
 	sse_hub_free(gw->sse);
 	uv_run(gw->loop, UV_RUN_DEFAULT);  /* let handles close */
 done:
-	ws_server_free(gw->ws);
+	ws_server_free(gw->ws);            /* closes the last sessions */
+	publish_free_callers(gw);
+	router_free(gw->router);
 	bus_free(gw->bus);
 	free(gw->listeners);
 	uv_loop_close(gw->loop);

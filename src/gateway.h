@@ -13,10 +13,12 @@
 #include <uv.h>
 
 #include "config.h"
+#include "map.h"
 
 struct bus;
 struct history;
 struct listener;
+struct router;
 struct sse_hub;
 struct ws_server;
 
@@ -24,6 +26,9 @@ struct gateway_stats {
 	uint64_t http_connections;     /* open, handed to MHD */
 	uint64_t http_requests;        /* answered */
 	uint64_t ws_connections;       /* open WebSocket connections */
+	uint64_t ws_overflows;         /* WebSockets dropped for a full queue */
+	uint64_t wamp_sessions;        /* established WAMP sessions */
+	uint64_t registrations;        /* WAMP registrations */
 	uint64_t sse_clients;          /* open SSE streams */
 	uint64_t sse_cuts;             /* streams ended for being too slow */
 	uint64_t events_replayed;      /* events sent from history */
@@ -38,6 +43,8 @@ struct gateway {
 	struct history *history;
 	struct sse_hub *sse;
 	struct ws_server *ws;
+	struct router *router;
+	struct map http_callers;       /* caller path -> publish.c's WAMP caller */
 	struct listener **listeners;
 	size_t n_listeners;
 	struct gateway_stats stats;

@@ -205,12 +205,14 @@ static int write_batch(struct history *h, struct job *jobs, size_t n)
 {
 	sqlite3 *db = h->wdb;
 	struct map counts = {0};
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, rows = 0;
 	int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 
 	for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
 		const struct event *ev = jobs[i].ev;
 		sqlite3_stmt *st = h->insert;
+		if (ev->audience)
+			continue;          /* targeted: live delivery only */
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)ev->seq);
 		sqlite3_bind_text(st, 2, ev->realm, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, ev->topic, -1, SQLITE_STATIC);
@@ -225,6 +227,7 @@ static int write_batch(struct history *h, struct job *jobs, size_t n)
 		sqlite3_reset(st);
 		count_topic(&counts, ev);
 		bytes += ev->payload_len;
+		rows++;
 	}
 	map_each(&counts, flush_count, h);
 	map_clear(&counts);
@@ -241,7 +244,7 @@ static int write_batch(struct history *h, struct job *jobs, size_t n)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return -EIO;
 	}
-	atomic_fetch_add(&h->rows, n);
+	atomic_fetch_add(&h->rows, rows);
 	atomic_fetch_add(&h->bytes, bytes);
 	atomic_fetch_add(&h->commits, 1);
 	return 0;

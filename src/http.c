@@ -188,7 +188,7 @@ static enum http_result websocket_without_upgrade(struct http_request *req)
 {
 	http_error(req, 400, "switchboard.error.bad_request",
 		   "This is a WAMP WebSocket endpoint: open it with a WebSocket client "
-		   "offering subprotocol wamp.2.json.");
+		   "offering subprotocol wamp.2.json or wamp.2.msgpack.");
 	return HTTP_DONE;
 }
 

@@ -122,22 +122,30 @@ enum listener_route listener_classify(const char *head, size_t len,
 	size_t ulen = 0, plen = 0;
 	const char *upgrade = find_header(head, len, "Upgrade", &ulen);
 	const char *proto = find_header(head, len, "Sec-WebSocket-Protocol", &plen);
-	if (!has_token(upgrade, ulen, "websocket") || !has_token(proto, plen, "wamp.2.json"))
+	if (!has_token(upgrade, ulen, "websocket") ||
+	    !(has_token(proto, plen, "wamp.2.json") || has_token(proto, plen, "wamp.2.msgpack")))
 		return ROUTE_TO_HTTP;          /* MHD answers, e.g. 400 for no subprotocol */
 	size_t tlen;
 	const char *target = request_path(head, len, &tlen);
 	return target && is_ws_path(ctx, target, tlen) ? ROUTE_TO_WEBSOCKET : ROUTE_TO_HTTP;
 }
 
-/* The route kind a request path (not NUL-terminated) selects on site. */
-static enum http_route_kind path_kind(const struct http_site *site, const char *path, size_t len)
+/* The route a request path (not NUL-terminated) selects on site. */
+static const struct http_route *route_for(const struct http_site *site, const char *path,
+					  size_t len)
 {
 	char p[512];
 	if (len >= sizeof p)
-		return ROUTE_NOT_FOUND;
+		return NULL;
 	memcpy(p, path, len);
 	p[len] = '\0';
-	return http_site_route(site, p)->kind;
+	return http_site_route(site, p);
+}
+
+static enum http_route_kind path_kind(const struct http_site *site, const char *path, size_t len)
+{
+	const struct http_route *route = route_for(site, path, len);
+	return route ? route->kind : ROUTE_NOT_FOUND;
 }
 
 static bool site_is_ws_path(void *ctx, const char *path, size_t len)
@@ -181,8 +189,10 @@ static bool is_small_sse_head(const struct listener *l, const char *head, size_t
 }
 
 /* Peeks at fd's head.  ROUTE_INCOMPLETE: wait for more.  *closed is set
- * when the peer went away (fd closed here). */
-static enum listener_route peek_route(struct listener *l, int fd, bool *closed)
+ * when the peer went away (fd closed here); *ws_path to the websocket path
+ * for ROUTE_TO_WEBSOCKET. */
+static enum listener_route peek_route(struct listener *l, int fd, bool *closed,
+				      const struct sb_path **ws_path)
 {
 	char head[HEAD_MAX];
 	ssize_t n = recv(fd, head, sizeof head, MSG_PEEK);
@@ -197,16 +207,21 @@ static enum listener_route peek_route(struct listener *l, int fd, bool *closed)
 	enum listener_route route = listener_classify(head, (size_t)n, site_is_ws_path, &l->site);
 	if (route == ROUTE_TO_HTTP && is_small_sse_head(l, head, (size_t)n))
 		route = ROUTE_TO_SSE;
+	if (route == ROUTE_TO_WEBSOCKET) {
+		size_t plen;
+		const char *path = request_path(head, (size_t)n, &plen);
+		*ws_path = route_for(&l->site, path, plen)->path;
+	}
 	return route;
 }
 
 /* Gives fd to its library.  Our own uv_poll on fd must be closed first:
  * closing it later would unregister the library's watcher too. */
 static void hand_over(struct listener *l, int fd, enum listener_route route,
-		      const struct sockaddr *addr, socklen_t addrlen)
+		      const struct sb_path *ws_path, const struct sockaddr *addr, socklen_t addrlen)
 {
 	if (route == ROUTE_TO_WEBSOCKET)
-		ws_server_adopt(l->gw->ws, fd);
+		ws_server_adopt(l->gw->ws, fd, ws_path);
 	else
 		mhd_server_adopt(route == ROUTE_TO_SSE ? l->mhd_sse : l->mhd, fd, addr, addrlen);
 }
@@ -236,7 +251,8 @@ static void peek_again(struct peek *p)
 		return;
 	}
 	bool closed;
-	enum listener_route route = peek_route(p->listener, p->fd, &closed);
+	const struct sb_path *ws_path = NULL;
+	enum listener_route route = peek_route(p->listener, p->fd, &closed, &ws_path);
 	if (route != ROUTE_INCOMPLETE) {
 		struct listener *l = p->listener;
 		struct sockaddr_storage addr = p->addr;
@@ -244,7 +260,7 @@ static void peek_again(struct peek *p)
 		int fd = p->fd;
 		peek_done(p);
 		if (!closed)
-			hand_over(l, fd, route, (struct sockaddr *)&addr, addrlen);
+			hand_over(l, fd, route, ws_path, (struct sockaddr *)&addr, addrlen);
 		return;
 	}
 	uv_poll_stop(&p->poll);
@@ -322,11 +338,12 @@ static void on_accept(uv_poll_t *poll, int status, int events)
 		}
 		/* Most heads arrive with the connection: try before polling. */
 		bool closed;
-		enum listener_route route = peek_route(l, fd, &closed);
+		const struct sb_path *ws_path = NULL;
+		enum listener_route route = peek_route(l, fd, &closed, &ws_path);
 		if (route == ROUTE_INCOMPLETE)
 			watch(l, fd, &addr, addrlen);
 		else if (!closed)
-			hand_over(l, fd, route, (struct sockaddr *)&addr, addrlen);
+			hand_over(l, fd, route, ws_path, (struct sockaddr *)&addr, addrlen);
 	}
 }
 

@@ -1,8 +1,20 @@
-/* ws.c - libwebsockets glue (see ws.h).
+/* ws.c - WAMP over WebSocket with libwebsockets (see ws.h).
  *
  * lws runs on our uv loop (LWS_SERVER_OPTION_LIBUV with a foreign loop;
  * Debian's lws has no external-poll support) with one vhost that does not
  * listen: connections arrive through lws_adopt_socket_vhost().
+ *
+ * Sending.  The router hands us messages (json_t) or shared frames; each
+ * connection queues frame references, at most queue_limit of them.  The
+ * queues are written out once per loop iteration (a uv_idle handle that
+ * runs only while some connection has something queued), with as many
+ * lws_write() calls per connection as the socket takes without lws having
+ * to buffer, so a burst of events costs one wake-up per connection, not
+ * one POLLOUT round trip per frame.  What the socket does not take waits
+ * for LWS_CALLBACK_SERVER_WRITEABLE.
+ *
+ * A peer whose queue is full is too slow to keep up: it is disconnected
+ * (and logged) rather than buffered without bound or silently skipped.
  */
 #include "ws.h"
 
@@ -16,24 +28,36 @@
 
 #include "gateway.h"
 #include "log.h"
+#include "router.h"
 #include "util.h"
+
+_Static_assert(LWS_PRE <= WAMP_FRAME_HEADROOM, "frames need LWS_PRE bytes of headroom");
 
 struct ws_server {
 	struct gateway *gw;
 	struct lws_context *context;
 	struct lws_vhost *vhost;
 	struct ws_conn *conns;         /* open WAMP connections */
+	struct ws_conn *dirty;         /* connections with frames to write */
+	uv_idle_t flusher;
+	lws_retry_bo_t keepalive;
 	void *foreign_loops[1];
 };
 
 /* Per-connection state, allocated by lws (per_session_data_size). */
 struct ws_conn {
 	struct ws_conn *prev, *next;
+	struct ws_conn *next_dirty;
+	struct ws_server *ws;
 	struct lws *wsi;
+	const struct sb_path *path;
+	struct session *session;
 	char peer[64];
-	struct buf out;                /* LWS_PRE headroom + one pending message */
-	bool is_closing, is_close_sent;
-	unsigned close_code;           /* 1000 after ABORT, 1001 at shutdown */
+	struct wamp_frame **queue;     /* ring of frames to send */
+	size_t head, count, cap;
+	struct buf rx;                 /* a message arriving in pieces */
+	bool is_dirty, is_closing, is_close_sent, is_dropped, is_rx_oversized;
+	unsigned short close_code;
 };
 
 static struct ws_server *server_of(struct lws *wsi)
@@ -41,26 +65,225 @@ static struct ws_server *server_of(struct lws *wsi)
 	return lws_context_user(lws_get_context(wsi));
 }
 
-/* Queues one text message (one per writable callback, as lws wants). */
-static void send_text(struct ws_conn *c, const char *text)
+/* ---- the outgoing queue ------------------------------------------------- */
+
+static void queue_push(struct ws_conn *c, struct wamp_frame *f)
 {
-	size_t len = strlen(text);
-	c->out.len = 0;
-	char pre[LWS_PRE] = {0};
-	buf_append(&c->out, pre, LWS_PRE);
-	buf_append(&c->out, text, len);
-	lws_callback_on_writable(c->wsi);
+	if (c->count == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 8;
+		struct wamp_frame **q = xmalloc(cap * sizeof *q);
+		for (size_t i = 0; i < c->count; i++)
+			q[i] = c->queue[(c->head + i) % c->cap];
+		free(c->queue);
+		c->queue = q;
+		c->head = 0;
+		c->cap = cap;
+	}
+	c->queue[(c->head + c->count++) % c->cap] = wamp_frame_ref(f);
 }
 
-static void on_message(struct ws_conn *c, const char *data, size_t len)
+static void queue_clear(struct ws_conn *c)
 {
-	/* Until the router lands: answer the HELLO clearly, then close. */
-	log_msg(LOG_INFO, "ws", "%s: WAMP message received; sessions are not implemented in "
-		"this build, sending ABORT", c->peer);
-	send_text(c, "[3,{\"message\":\"WAMP sessions are not implemented by this Switchboard "
-		  "build yet\"},\"wamp.error.not_implemented\"]");
+	for (; c->count; c->count--, c->head = (c->head + 1) % c->cap)
+		wamp_frame_unref(c->queue[c->head]);
+	free(c->queue);
+	c->queue = NULL;
+	c->cap = 0;
+}
+
+static void on_flush(uv_idle_t *idle);
+
+static void mark_dirty(struct ws_conn *c)
+{
+	struct ws_server *ws = c->ws;
+	if (c->is_dirty)
+		return;
+	c->is_dirty = true;
+	c->next_dirty = ws->dirty;
+	if (!ws->dirty)
+		uv_idle_start(&ws->flusher, on_flush);
+	ws->dirty = c;
+}
+
+/* Drops a peer that cannot keep up: nothing more is queued for it, and
+ * lws closes it from its own loop (not inside the router's fan-out). */
+static void drop(struct ws_conn *c)
+{
+	c->is_dropped = true;
+	c->ws->gw->stats.ws_overflows++;
+	log_msg(LOG_WARN, "ws", "%s: %zu messages queued, the peer is not reading fast enough; "
+		"disconnecting it (raise the websocket path's options.queue_limit if the client "
+		"is just bursty)", c->peer, c->count);
+	queue_clear(c);
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+static void enqueue(struct ws_conn *c, struct wamp_frame *f)
+{
+	if (c->is_dropped || c->is_close_sent)
+		return;
+	if (c->count >= c->path->queue_limit && !c->is_closing) {
+		drop(c);
+		return;
+	}
+	queue_push(c, f);
+	mark_dirty(c);
+}
+
+/* Writes queued frames while the socket takes them whole.  Returns -1 if
+ * the connection failed. */
+static int write_queue(struct ws_conn *c)
+{
+	while (c->count && !lws_partial_buffered(c->wsi)) {
+		struct wamp_frame *f = c->queue[c->head];
+		int n = lws_write(c->wsi, wamp_frame_payload(f), f->len,
+				  f->is_binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+		c->head = (c->head + 1) % c->cap;
+		c->count--;
+		wamp_frame_unref(f);
+		if (n < 0)
+			return -1;
+	}
+	if (c->count || (c->is_closing && !c->is_close_sent))
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+static void on_flush(uv_idle_t *idle)
+{
+	struct ws_server *ws = idle->data;
+	struct ws_conn *c = ws->dirty;
+	ws->dirty = NULL;
+	uv_idle_stop(idle);
+	while (c) {
+		struct ws_conn *next = c->next_dirty;
+		c->is_dirty = false;
+		if (!c->is_dropped && write_queue(c) < 0)
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		c = next;
+	}
+}
+
+/* lws 4.1 drops the connection without a close frame when a callback
+ * returns -1 after lws_close_reason(), so the frame is written here and
+ * the peer's answer (or a 2 s timeout) ends the connection. */
+static void write_close_frame(struct ws_conn *c)
+{
+	unsigned char frame[LWS_PRE + 2] = {0};
+	frame[LWS_PRE] = (unsigned char)(c->close_code >> 8);
+	frame[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
+	lws_write(c->wsi, frame + LWS_PRE, 2, (enum lws_write_protocol)4 /* close */);
+	c->is_close_sent = true;
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
+}
+
+/* ---- session operations -------------------------------------------------- */
+
+static void conn_send_frame(struct session *s, struct wamp_frame *f)
+{
+	enqueue(s->transport, f);
+}
+
+static void conn_send(struct session *s, json_t *msg)
+{
+	struct wamp_frame *f = wamp_encode(s->serializer, msg);
+	enqueue(s->transport, f);
+	wamp_frame_unref(f);
+	json_decref(msg);
+}
+
+static void conn_close(struct session *s, int code)
+{
+	struct ws_conn *c = s->transport;
+	if (c->is_closing)
+		return;
 	c->is_closing = true;
-	c->close_code = LWS_CLOSE_STATUS_NORMAL;
+	c->close_code = (unsigned short)code;
+	mark_dirty(c);
+}
+
+static const struct session_ops conn_ops = {conn_send, conn_send_frame, conn_close};
+
+/* ---- receiving ------------------------------------------------------------ */
+
+static void too_big(struct ws_conn *c, size_t size)
+{
+	c->is_rx_oversized = true;
+	buf_free(&c->rx);
+	router_abort(c->session, "wamp.error.payload_size_exceeded", 1009, "a message of %s%zu "
+		     "bytes exceeds this transport's max_message_size of %zu bytes",
+		     lws_is_final_fragment(c->wsi) ? "" : "at least ", size,
+		     c->path->max_message_size);
+}
+
+/* One piece of a message: whole messages go straight to the router, the
+ * rest is gathered first (rx_buffer_size is small to keep idle memory
+ * low, so anything over 1 KiB arrives in pieces). */
+static void on_receive(struct ws_conn *c, const char *data, size_t len)
+{
+	bool is_last = lws_is_final_fragment(c->wsi) && !lws_remaining_packet_payload(c->wsi);
+	if (c->is_rx_oversized) {
+		c->is_rx_oversized = !is_last;   /* skip the rest of it */
+		return;
+	}
+	if (c->rx.len + len > c->path->max_message_size) {
+		too_big(c, c->rx.len + len);
+		c->is_rx_oversized = !is_last;
+		return;
+	}
+	if (is_last && !c->rx.len) {
+		router_receive_bytes(c->session, data, len);
+		return;
+	}
+	buf_append(&c->rx, data, len);
+	if (is_last) {
+		router_receive_bytes(c->session, c->rx.data, c->rx.len);
+		buf_free(&c->rx);
+	}
+}
+
+/* ---- lws callbacks ----------------------------------------------------- */
+
+static void on_established(struct ws_server *ws, struct ws_conn *c, struct lws *wsi)
+{
+	char ip[48] = "?";
+	const struct lws_protocols *proto = lws_get_protocol(wsi);
+	enum wamp_serializer ser = strcmp(proto->name, "wamp.2.msgpack") ? WAMP_JSON : WAMP_MSGPACK;
+	lws_get_peer_simple(wsi, ip, sizeof ip);
+	memset(c, 0, sizeof *c);
+	c->ws = ws;
+	c->wsi = wsi;
+	c->path = lws_get_opaque_user_data(wsi);
+	snprintf(c->peer, sizeof c->peer, "%s fd %d", ip, lws_get_socket_fd(wsi));
+	c->next = ws->conns;
+	if (c->next)
+		c->next->prev = c;
+	ws->conns = c;
+	c->session = router_session_new(ws->gw->router, &conn_ops, c, ser, c->peer,
+					c->path->role ? c->path->role : "anonymous");
+	ws->gw->stats.ws_connections++;
+	log_msg(LOG_DEBUG, "ws", "%s: WebSocket open (%s)", c->peer, proto->name);
+}
+
+static void on_closed(struct ws_server *ws, struct ws_conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (ws->conns == c)
+		ws->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->is_dirty) {
+		struct ws_conn **p = &ws->dirty;
+		while (*p != c)
+			p = &(*p)->next_dirty;
+		*p = c->next_dirty;
+	}
+	router_session_gone(c->session);
+	queue_clear(c);
+	buf_free(&c->rx);
+	ws->gw->stats.ws_connections--;
+	log_msg(LOG_DEBUG, "ws", "%s: WebSocket closed", c->peer);
 }
 
 static int callback_wamp(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -70,52 +293,21 @@ static int callback_wamp(struct lws *wsi, enum lws_callback_reasons reason, void
 	struct ws_server *ws = server_of(wsi);
 
 	switch (reason) {
-	case LWS_CALLBACK_ESTABLISHED: {
-		char ip[48] = "?";
-		lws_get_peer_simple(wsi, ip, sizeof ip);
-		memset(c, 0, sizeof *c);
-		c->wsi = wsi;
-		snprintf(c->peer, sizeof c->peer, "%s fd %d", ip, lws_get_socket_fd(wsi));
-		c->next = ws->conns;
-		if (c->next)
-			c->next->prev = c;
-		ws->conns = c;
-		ws->gw->stats.ws_connections++;
-		log_msg(LOG_DEBUG, "ws", "%s: WebSocket open (wamp.2.json)", c->peer);
+	case LWS_CALLBACK_ESTABLISHED:
+		on_established(ws, c, wsi);
 		break;
-	}
 	case LWS_CALLBACK_RECEIVE:
-		if (lws_is_final_fragment(wsi) && !c->is_closing)
-			on_message(c, in, len);
+		if (!c->is_closing && !c->is_dropped)
+			on_receive(c, in, len);
 		break;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		if (c->out.len > LWS_PRE) {
-			lws_write(wsi, (unsigned char *)c->out.data + LWS_PRE, c->out.len - LWS_PRE,
-				  LWS_WRITE_TEXT);
-			c->out.len = 0;
-		}
-		if (c->is_closing && !c->is_close_sent) {
-			/* lws 4.1 drops the connection without a close frame when a
-			 * callback returns -1, so send the frame ourselves and let the peer's reply end it; the timeout
-			 * ends it if the peer never answers. */
-			unsigned char frame[LWS_PRE + 2] = {0};
-			frame[LWS_PRE] = (unsigned char)(c->close_code >> 8);
-			frame[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
-			lws_write(wsi, frame + LWS_PRE, 2, (enum lws_write_protocol)4 /* close */);
-			c->is_close_sent = true;
-			lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
-		}
+		if (c->is_dropped || write_queue(c) < 0)
+			return -1;
+		if (!c->count && c->is_closing && !c->is_close_sent && !lws_partial_buffered(wsi))
+			write_close_frame(c);
 		break;
 	case LWS_CALLBACK_CLOSED:
-		if (c->prev)
-			c->prev->next = c->next;
-		else if (ws->conns == c)
-			ws->conns = c->next;
-		if (c->next)
-			c->next->prev = c->prev;
-		buf_free(&c->out);
-		ws->gw->stats.ws_connections--;
-		log_msg(LOG_DEBUG, "ws", "%s: WebSocket closed", c->peer);
+		on_closed(ws, c);
 		break;
 	default:
 		break;
@@ -127,7 +319,10 @@ static const struct lws_protocols protocols[] = {
 	/* protocols[0] gets handshakes offering no known subprotocol; the
 	 * listener never hands those over (MHD answers them with 400). */
 	{"http", lws_callback_http_dummy, 0, 0, 0, NULL, 0},
+	/* rx_buffer_size 1024: about 2.5 KiB per idle connection instead of 5.4
+	 * (one-port-notes §4); bigger messages arrive in pieces. */
 	{"wamp.2.json", callback_wamp, sizeof(struct ws_conn), 1024, 0, NULL, 0},
+	{"wamp.2.msgpack", callback_wamp, sizeof(struct ws_conn), 1024, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -137,6 +332,28 @@ static void lws_logger(int level, const char *line)
 	snprintf(copy, sizeof copy, "%s", line);
 	copy[strcspn(copy, "\n")] = '\0';
 	log_msg(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "ws", "libwebsockets: %s", copy);
+}
+
+/* Keep-alive is per vhost in lws: the shortest auto_ping_interval of any
+ * WebSocket path applies to all of them. */
+static void keepalive_policy(struct ws_server *ws, const struct sb_config *cfg)
+{
+	int interval_ms = 0, timeout_ms = 0;
+	for (size_t i = 0; i < cfg->n_transports; i++) {
+		for (size_t j = 0; j < cfg->transports[i].n_paths; j++) {
+			const struct sb_path *p = &cfg->transports[i].paths[j];
+			if (p->type != SB_PATH_WEBSOCKET || !p->auto_ping_interval_ms)
+				continue;
+			if (!interval_ms || p->auto_ping_interval_ms < interval_ms) {
+				interval_ms = p->auto_ping_interval_ms;
+				timeout_ms = p->auto_ping_timeout_ms ? p->auto_ping_timeout_ms
+								     : interval_ms;
+			}
+		}
+	}
+	ws->keepalive.secs_since_valid_ping = (uint16_t)((interval_ms + 999) / 1000);
+	ws->keepalive.secs_since_valid_hangup =
+		(uint16_t)((interval_ms + timeout_ms + 999) / 1000);
 }
 
 struct ws_server *ws_server_new(struct gateway *gw, char *err, size_t errlen)
@@ -163,6 +380,9 @@ struct ws_server *ws_server_new(struct gateway *gw, char *err, size_t errlen)
 	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.protocols = protocols;
 	info.vhost_name = "switchboard";
+	keepalive_policy(ws, gw->cfg);
+	if (ws->keepalive.secs_since_valid_ping)
+		info.retry_and_idle_policy = &ws->keepalive;
 	ws->vhost = lws_create_vhost(ws->context, &info);
 	if (!ws->vhost) {
 		snprintf(err, errlen, "ws: cannot create the libwebsockets vhost");
@@ -170,30 +390,33 @@ struct ws_server *ws_server_new(struct gateway *gw, char *err, size_t errlen)
 		free(ws);
 		return NULL;
 	}
+	uv_idle_init(gw->loop, &ws->flusher);
+	ws->flusher.data = ws;
 	return ws;
 }
 
-void ws_server_adopt(struct ws_server *ws, int fd)
+void ws_server_adopt(struct ws_server *ws, int fd, const struct sb_path *path)
 {
-	if (!lws_adopt_socket_vhost(ws->vhost, fd)) {
+	struct lws *wsi = lws_adopt_socket_vhost(ws->vhost, fd);
+	if (!wsi) {
 		log_msg(LOG_WARN, "ws", "fd %d: libwebsockets refused the connection; closing", fd);
 		close(fd);
+		return;
 	}
+	lws_set_opaque_user_data(wsi, (void *)path);
 }
 
 void ws_server_close_all(struct ws_server *ws)
 {
-	for (struct ws_conn *c = ws->conns; c; c = c->next) {
-		c->is_closing = true;
-		c->close_code = LWS_CLOSE_STATUS_GOINGAWAY;
-		lws_callback_on_writable(c->wsi);
-	}
+	router_shutdown(ws->gw->router);
 }
 
 void ws_server_stop(struct ws_server *ws)
 {
-	if (ws)
-		lws_context_destroy(ws->context);
+	if (!ws)
+		return;
+	uv_close((uv_handle_t *)&ws->flusher, NULL);
+	lws_context_destroy(ws->context);
 }
 
 void ws_server_free(struct ws_server *ws)

@@ -1,9 +1,9 @@
 /* ws.h - libwebsockets on the gateway's uv loop: takes over WebSocket
  * upgrades the listener hands it and runs the WAMP subprotocols.
  *
- * The WAMP router itself (sessions, broker, dealer) arrives in its own
- * issue; until then a WAMP HELLO is answered with ABORT
- * "wamp.error.not_implemented" so clients fail clearly, not by timeout.
+ * Each connection becomes a router session (router.h); ws.c only moves
+ * bytes: reassembles incoming messages, enforces max_message_size, and
+ * queues outgoing frames with a bound (queue_limit) per connection.
  */
 #ifndef SB_WS_H
 #define SB_WS_H
@@ -13,14 +13,17 @@
 #include <uv.h>
 
 struct gateway;
+struct sb_path;
 struct ws_server;
 
 struct ws_server *ws_server_new(struct gateway *gw, char *err, size_t errlen);
 
-/* Adopts an accepted socket whose head (still unread) is an upgrade. */
-void ws_server_adopt(struct ws_server *ws, int fd);
+/* Adopts an accepted socket whose head (still unread) is a WAMP upgrade
+ * on path (borrowed from the config: its options apply). */
+void ws_server_adopt(struct ws_server *ws, int fd, const struct sb_path *path);
 
-/* Closes every WebSocket with a close frame (1001 going away). */
+/* Says GOODBYE to every session and closes every WebSocket with a close
+ * frame (1001 going away). */
 void ws_server_close_all(struct ws_server *ws);
 
 /* First half of destroying the lws context: lws starts closing its uv

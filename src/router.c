@@ -1,0 +1,494 @@
+/* router.c - realms, session lifecycle and message dispatch (see router.h).
+ *
+ * A session's life: HELLO (anonymous join) -> WELCOME -> requests handed
+ * to the broker or the dealer -> GOODBYE or a vanished transport.  Any
+ * protocol violation ends it with ABORT wamp.error.protocol_violation and
+ * a 1002 close; the session then ignores its peer until the transport
+ * reports it gone, so nothing a client sends can reach freed state.
+ */
+#include "router.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "config.h"
+#include "dealer.h"
+#include "gateway.h"
+#include "log.h"
+#include "uri.h"
+#include "util.h"
+
+struct router {
+	struct gateway *gw;
+	struct realm *realms;
+	size_t n_realms;
+	struct session *pending;   /* sessions not in a realm (HELLO wait, closed) */
+	struct map by_id;          /* session id (8 bytes) -> established session */
+	uint64_t last_id;          /* subscription and registration ids */
+};
+
+/* Crossbar's built-in role that may do anything. */
+static struct sb_permission trusted_permission = {
+	.uri = "", .match = URI_PREFIX, .allow_call = true, .allow_register = true,
+	.allow_publish = true, .allow_subscribe = true,
+};
+static const struct sb_role trusted_role = {"trusted", &trusted_permission, 1};
+
+static const char *const session_features_broker[] = {
+	"publisher_identification", "pattern_based_subscription", "publisher_exclusion",
+	"subscriber_blackwhite_listing", NULL,
+};
+static const char *const session_features_dealer[] = {
+	"caller_identification", "pattern_based_registration", "shared_registration",
+	"progressive_call_results", "call_canceling", "call_timeout", NULL,
+};
+
+/* ---- router ------------------------------------------------------------------ */
+
+struct router *router_new(struct gateway *gw)
+{
+	struct router *r = xcalloc(1, sizeof *r);
+	r->gw = gw;
+	r->n_realms = gw->cfg->n_realms;
+	r->realms = xcalloc(r->n_realms ? r->n_realms : 1, sizeof *r->realms);
+	for (size_t i = 0; i < r->n_realms; i++) {
+		struct realm *realm = &r->realms[i];
+		realm->cfg = &gw->cfg->realms[i];
+		realm->broker = broker_new(r, realm->cfg->name);
+		realm->dealer = dealer_new(r);
+	}
+	return r;
+}
+
+
+void router_free(struct router *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n_realms; i++) {
+		struct realm *realm = &r->realms[i];
+		while (realm->sessions)
+			router_session_gone(realm->sessions);
+		broker_free(realm->broker);
+		dealer_free(realm->dealer);
+	}
+	while (r->pending)
+		router_session_gone(r->pending);
+	map_clear(&r->by_id);
+	free(r->realms);
+	free(r);
+}
+
+struct gateway *router_gateway(const struct router *r)
+{
+	return r->gw;
+}
+
+uint64_t router_next_id(struct router *r)
+{
+	return ++r->last_id;
+}
+
+struct session *router_find_session(struct router *r, uint64_t id)
+{
+	return map_get(&r->by_id, (const char *)&id, sizeof id);
+}
+
+static struct realm *find_realm(struct router *r, const char *name)
+{
+	for (size_t i = 0; i < r->n_realms; i++)
+		if (!strcmp(r->realms[i].cfg->name, name))
+			return &r->realms[i];
+	return NULL;
+}
+
+static const struct sb_role *find_role(const struct realm *realm, const char *name)
+{
+	const struct sb_role *role = config_role(realm->cfg, name);
+	return role || strcmp(name, "trusted") ? role : &trusted_role;
+}
+
+/* ---- session lists ----------------------------------------------------------- */
+
+static void list_insert(struct session **head, struct session *s)
+{
+	s->prev = NULL;
+	s->next = *head;
+	if (*head)
+		(*head)->prev = s;
+	*head = s;
+}
+
+static void list_remove(struct session **head, struct session *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else if (*head == s)
+		*head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+}
+
+static struct session *session_alloc(struct router *r, const struct session_ops *ops,
+				     void *transport, enum wamp_serializer ser, const char *peer)
+{
+	struct session *s = xcalloc(1, sizeof *s);
+	s->router = r;
+	s->ops = ops;
+	s->transport = transport;
+	s->serializer = ser;
+	snprintf(s->peer, sizeof s->peer, "%s", peer);
+	return s;
+}
+
+struct session *router_session_new(struct router *r, const struct session_ops *ops,
+				   void *transport, enum wamp_serializer ser,
+				   const char *peer, const char *anonymous_role)
+{
+	struct session *s = session_alloc(r, ops, transport, ser, peer);
+	s->anonymous_role = anonymous_role;
+	list_insert(&r->pending, s);
+	return s;
+}
+
+void session_hold(void ***items, size_t *n, size_t *cap, void *p)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 4;
+		*items = xrealloc(*items, *cap * sizeof **items);
+	}
+	(*items)[(*n)++] = p;
+}
+
+void session_release(void **items, size_t *n, void *p)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if (items[i] == p) {
+			items[i] = items[--*n];
+			return;
+		}
+	}
+}
+
+/* ---- sending ----------------------------------------------------------------- */
+
+void session_send(struct session *s, json_t *msg)
+{
+	if (s->state == SESSION_CLOSED) {
+		json_decref(msg);
+		return;
+	}
+	s->ops->send(s, msg);
+}
+
+static json_t *vformat_args(const char *fmt, va_list ap)
+{
+	char message[1024];
+	if (!fmt)
+		return json_array();
+	vsnprintf(message, sizeof message, fmt, ap);
+	return json_pack("[s]", message);
+}
+
+void session_error(struct session *s, int type, uint64_t request, const char *uri,
+		   const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	json_t *args = vformat_args(fmt, ap);
+	va_end(ap);
+	json_t *msg = json_pack("[i, i, I, {}, s]", WAMP_ERROR, type, (json_int_t)request, uri);
+	wamp_append_payload(msg, args, NULL);
+	json_decref(args);
+	session_send(s, msg);
+}
+
+static const char *action_name(enum acl_action action)
+{
+	switch (action) {
+	case ACL_CALL: return "call procedure";
+	case ACL_REGISTER: return "register procedure";
+	case ACL_PUBLISH: return "publish to topic";
+	case ACL_SUBSCRIBE: return "subscribe to topic";
+	}
+	return "use";
+}
+
+bool session_authorize(struct session *s, enum acl_action action, int type,
+		       uint64_t request, const char *uri)
+{
+	if (acl_allows(s->role, action, uri))
+		return true;
+	if (request)
+		session_error(s, type, request, "wamp.error.not_authorized",
+			      "session (session_id=%llu, authid=\"%s\", authrole=\"%s\") is not "
+			      "authorized to %s \"%s\" on realm \"%s\"", (unsigned long long)s->id,
+			      s->authid, s->authrole, action_name(action), uri, s->realm->cfg->name);
+	return false;
+}
+
+void router_abort(struct session *s, const char *reason, int code, const char *fmt, ...)
+{
+	char message[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof message, fmt, ap);
+	va_end(ap);
+	if (s->state == SESSION_CLOSED)
+		return;
+	log_msg(LOG_INFO, "wamp", "%s: ABORT %s: %s", s->peer, reason, message);
+	s->ops->send(s, json_pack("[i, {s:s}, s]", WAMP_ABORT, "message", message, reason));
+	s->ops->close(s, code);
+	s->state = SESSION_CLOSED;
+}
+
+static void protocol_violation(struct session *s, const char *message)
+{
+	router_abort(s, "wamp.error.protocol_violation", 1002, "%s", message);
+}
+
+/* ---- joining and leaving ----------------------------------------------------- */
+
+static json_t *feature_dict(const char *const *names)
+{
+	json_t *features = json_object();
+	for (size_t i = 0; names[i]; i++)
+		json_object_set_new(features, names[i], json_true());
+	return json_pack("{s:o}", "features", features);
+}
+
+/* Crossbar-style anonymous authid: six groups of four. */
+static char *random_authid(void)
+{
+	static const char alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXY3456789";
+	char id[30];
+	uint64_t bits = wamp_random_id() ^ (wamp_random_id() << 11);
+	size_t n = 0;
+	for (int i = 0; i < 24; i++) {
+		if (i && i % 4 == 0)
+			id[n++] = '-';
+		if (i == 12)
+			bits = wamp_random_id() ^ (wamp_random_id() << 11);
+		id[n++] = alphabet[bits % (sizeof alphabet - 1)];
+		bits /= sizeof alphabet - 1;
+	}
+	id[n] = '\0';
+	return xstrdup(id);
+}
+
+static void enter_realm(struct session *s, struct realm *realm, const struct sb_role *role,
+			const char *authid)
+{
+	struct router *r = s->router;
+	list_remove(&r->pending, s);
+	do
+		s->id = wamp_random_id();
+	while (map_get(&r->by_id, (const char *)&s->id, sizeof s->id));
+	map_put(&r->by_id, (const char *)&s->id, sizeof s->id, s);
+	s->realm = realm;
+	s->role = role;
+	s->authrole = xstrdup(role->name);
+	s->authid = authid ? xstrdup(authid) : random_authid();
+	s->state = SESSION_ESTABLISHED;
+	list_insert(&realm->sessions, s);
+	realm->n_sessions++;
+	r->gw->stats.wamp_sessions++;
+}
+
+/* Drops everything the session holds in its realm; back to HELLO wait. */
+static void leave_realm(struct session *s)
+{
+	struct router *r = s->router;
+	struct realm *realm = s->realm;
+	if (!realm)
+		return;
+	broker_session_left(realm->broker, s);
+	dealer_session_left(realm->dealer, s);
+	list_remove(&realm->sessions, s);
+	realm->n_sessions--;
+	r->gw->stats.wamp_sessions--;
+	map_remove(&r->by_id, (const char *)&s->id, sizeof s->id);
+	list_insert(&r->pending, s);
+	free(s->authid);
+	free(s->authrole);
+	s->authid = s->authrole = NULL;
+	s->realm = NULL;
+	s->role = NULL;
+	s->id = 0;
+}
+
+static void read_features(struct session *s, const json_t *details)
+{
+	json_t *callee = json_object_get(json_object_get(json_object_get(details, "roles"),
+							 "callee"), "features");
+	/* The progressive-invocations text spells it with two l's. */
+	s->features.callee_cancel = wamp_opt_true(callee, "call_canceling") ||
+				    wamp_opt_true(callee, "call_cancelling");
+	s->features.callee_progress = wamp_opt_true(callee, "progressive_call_results");
+}
+
+static void on_hello(struct session *s, json_t *msg)
+{
+	const char *realm_name = json_string_value(json_array_get(msg, 1));
+	json_t *details = json_array_get(msg, 2);
+	json_t *methods = json_object_get(details, "authmethods");
+	if (!uri_is_valid(realm_name)) {
+		protocol_violation(s, "HELLO realm is not a valid URI");
+		return;
+	}
+	struct realm *realm = find_realm(s->router, realm_name);
+	if (!realm) {
+		router_abort(s, "wamp.error.no_such_realm", 1000, "no realm \"%s\" exists on this "
+			     "router", realm_name);
+		return;
+	}
+	bool offers_anonymous = !json_array_size(methods);
+	for (size_t i = 0; i < json_array_size(methods); i++)
+		offers_anonymous |= !strcmp(json_string_value(json_array_get(methods, i)) ?: "",
+					    "anonymous");
+	if (!offers_anonymous) {
+		router_abort(s, "wamp.error.no_auth_method", 1000, "this transport only offers "
+			     "anonymous authentication");
+		return;
+	}
+	const struct sb_role *role = find_role(realm, s->anonymous_role);
+	if (!role) {
+		router_abort(s, "wamp.error.no_such_role", 1000, "role \"%s\" does not exist on "
+			     "realm \"%s\"", s->anonymous_role, realm_name);
+		return;
+	}
+	read_features(s, details);
+	enter_realm(s, realm, role, NULL);
+	log_msg(LOG_DEBUG, "wamp", "%s: session %llu joined realm %s as %s", s->peer,
+		(unsigned long long)s->id, realm_name, role->name);
+	json_t *roles = json_pack("{s:o, s:o}", "broker", feature_dict(session_features_broker),
+				  "dealer", feature_dict(session_features_dealer));
+	session_send(s, json_pack("[i, I, {s:s, s:s, s:s, s:s, s:s, s:s, s:o}]", WAMP_WELCOME,
+				  (json_int_t)s->id, "realm", realm_name, "authid", s->authid,
+				  "authrole", s->authrole, "authmethod", "anonymous",
+				  "authprovider", "static", "agent", "Switchboard-" PACKAGE_VERSION,
+				  "roles", roles));
+}
+
+struct session *router_session_join(struct router *r, const struct session_ops *ops,
+				    void *transport, const char *realm_name, const char *role_name,
+				    const char *authid)
+{
+	struct realm *realm = find_realm(r, realm_name);
+	const struct sb_role *role = realm ? find_role(realm, role_name) : NULL;
+	if (!role)
+		return NULL;
+	struct session *s = session_alloc(r, ops, transport, WAMP_INTERNAL, authid);
+	list_insert(&r->pending, s);
+	enter_realm(s, realm, role, authid);
+	return s;
+}
+
+static void on_goodbye(struct session *s)
+{
+	session_send(s, json_pack("[i, {}, s]", WAMP_GOODBYE, "wamp.close.goodbye_and_out"));
+	leave_realm(s);
+	s->state = SESSION_HELLO_WAIT;    /* the transport may carry a new HELLO */
+}
+
+void router_session_gone(struct session *s)
+{
+	struct router *r = s->router;
+	leave_realm(s);
+	list_remove(&r->pending, s);
+	map_clear(&s->calls);
+	map_clear(&s->invocations);
+	free(s->subscriptions);
+	free(s->registrations);
+	free(s);
+}
+
+void router_shutdown(struct router *r)
+{
+	for (size_t i = 0; i < r->n_realms; i++) {
+		for (struct session *s = r->realms[i].sessions; s; s = s->next) {
+			if (s->serializer == WAMP_INTERNAL)
+				continue;
+			session_send(s, json_pack("[i, {s:s}, s]", WAMP_GOODBYE, "message",
+						  "the router is shutting down",
+						  "wamp.close.system_shutdown"));
+			s->ops->close(s, 1001);
+			s->state = SESSION_CLOSED;
+		}
+	}
+	for (struct session *s = r->pending; s; s = s->next) {
+		if (s->state != SESSION_CLOSED)
+			s->ops->close(s, 1001);
+		s->state = SESSION_CLOSED;
+	}
+}
+
+/* ---- dispatch ---------------------------------------------------------------- */
+
+static void dispatch_established(struct session *s, int code, json_t *msg)
+{
+	struct realm *realm = s->realm;
+	switch (code) {
+	case WAMP_PUBLISH: broker_publish(realm->broker, s, msg); break;
+	case WAMP_SUBSCRIBE: broker_subscribe(realm->broker, s, msg); break;
+	case WAMP_UNSUBSCRIBE: broker_unsubscribe(realm->broker, s, msg); break;
+	case WAMP_CALL: dealer_call(realm->dealer, s, msg); break;
+	case WAMP_CANCEL: dealer_cancel(realm->dealer, s, msg); break;
+	case WAMP_REGISTER: dealer_register(realm->dealer, s, msg); break;
+	case WAMP_UNREGISTER: dealer_unregister(realm->dealer, s, msg); break;
+	case WAMP_YIELD: dealer_yield(realm->dealer, s, msg); break;
+	case WAMP_ERROR:
+		if (json_integer_value(json_array_get(msg, 1)) != WAMP_INVOCATION)
+			protocol_violation(s, "a peer may only send ERROR for an INVOCATION");
+		else
+			dealer_invocation_error(realm->dealer, s, msg);
+		break;
+	case WAMP_GOODBYE: on_goodbye(s); break;
+	case WAMP_ABORT:
+		s->ops->close(s, 1000);
+		s->state = SESSION_CLOSED;
+		break;
+	default:
+		protocol_violation(s, code == WAMP_HELLO ? "HELLO received on an established "
+				   "session" : "AUTHENTICATE without a CHALLENGE");
+		break;
+	}
+}
+
+void router_receive(struct session *s, json_t *msg)
+{
+	char err[256];
+	if (s->state == SESSION_CLOSED) {
+		json_decref(msg);
+		return;
+	}
+	int code = wamp_check(msg, err, sizeof err);
+	if (!code)
+		protocol_violation(s, err);
+	else if (s->state == SESSION_ESTABLISHED)
+		dispatch_established(s, code, msg);
+	else if (code == WAMP_HELLO)
+		on_hello(s, msg);
+	else if (code == WAMP_ABORT) {
+		s->ops->close(s, 1000);
+		s->state = SESSION_CLOSED;
+	} else
+		protocol_violation(s, "the first message of a session must be HELLO");
+	json_decref(msg);
+}
+
+void router_receive_bytes(struct session *s, const void *data, size_t len)
+{
+	char err[256];
+	if (s->state == SESSION_CLOSED)
+		return;
+	json_t *msg = wamp_decode(s->serializer, data, len, err, sizeof err);
+	if (msg)
+		router_receive(s, msg);
+	else
+		protocol_violation(s, err);
+}

@@ -1,0 +1,144 @@
+/* router.h - the WAMP router: realms, sessions, and the dispatch of their
+ * messages to the broker (pub/sub) and the dealer (RPC).
+ *
+ * The router knows sessions, not sockets.  A transport (ws.c for
+ * WebSocket peers, publish.c's HTTP caller for in-process ones) creates a
+ * session with a small table of send/close operations, feeds it every
+ * message it receives with router_receive(), and calls router_session_gone()
+ * when the peer has gone.  Everything the router says to a peer goes back
+ * through those operations, so a WebSocket client and the HTTP caller are
+ * routed by exactly the same code.
+ *
+ * Loop thread only.
+ */
+#ifndef SB_ROUTER_H
+#define SB_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "acl.h"
+#include "map.h"
+#include "wamp.h"
+
+struct broker;
+struct dealer;
+struct gateway;
+struct router;
+struct session;
+struct subscription;
+struct registration;
+
+/* A configured realm at run time. */
+struct realm {
+	const struct sb_realm *cfg;
+	struct broker *broker;
+	struct dealer *dealer;
+	struct session *sessions;  /* established, doubly linked */
+	size_t n_sessions;
+};
+
+struct session_ops {
+	/* Sends one message; steals msg. */
+	void (*send)(struct session *s, json_t *msg);
+	/* Sends an encoded frame (borrowed: take a reference to queue it).
+	 * Only called for sessions with a wire serializer. */
+	void (*send_frame)(struct session *s, struct wamp_frame *frame);
+	/* Closes the transport once what is queued has been sent.  code is
+	 * a WebSocket close code (1000 normal, 1001 going away, 1002
+	 * protocol error, 1009 too big). */
+	void (*close)(struct session *s, int code);
+};
+
+enum session_state { SESSION_HELLO_WAIT, SESSION_ESTABLISHED, SESSION_CLOSED };
+
+/* What the peer announced in HELLO that routing depends on. */
+struct session_features {
+	bool callee_cancel;        /* roles.callee.features.call_canceling */
+	bool callee_progress;      /* roles.callee.features.progressive_call_results */
+};
+
+struct session {
+	uint64_t id;               /* 0 until WELCOME */
+	struct router *router;
+	struct realm *realm;       /* NULL until WELCOME */
+	const struct sb_role *role;
+	char *authid, *authrole;
+	enum session_state state;
+	enum wamp_serializer serializer;  /* WAMP_INTERNAL for in-process */
+	const struct session_ops *ops;
+	void *transport;           /* the transport's own state */
+	const char *anonymous_role; /* the transport path's role for anonymous */
+	char peer[64];             /* for log lines */
+	struct session_features features;
+
+	struct session *prev, *next;          /* realm's sessions */
+	struct subscription **subscriptions;  /* held, for leaving */
+	size_t n_subscriptions, cap_subscriptions;
+	struct registration **registrations;
+	size_t n_registrations, cap_registrations;
+	struct map calls;          /* as caller: CALL request id -> call */
+	struct map invocations;    /* as callee: INVOCATION id -> call */
+	uint64_t last_invocation_id;
+};
+
+struct router *router_new(struct gateway *gw);
+void router_free(struct router *r);
+
+/* A new session waiting for HELLO.  peer and anonymous_role are copied/
+ * borrowed (the role name lives in the config). */
+struct session *router_session_new(struct router *r, const struct session_ops *ops,
+				   void *transport, enum wamp_serializer ser,
+				   const char *peer, const char *anonymous_role);
+
+/* An in-process session, established at once in realm with role (as
+ * Crossbar's bridge services join).  NULL if the realm or role does not
+ * exist. */
+struct session *router_session_join(struct router *r, const struct session_ops *ops,
+				    void *transport, const char *realm, const char *role,
+				    const char *authid);
+
+/* One message from the peer (bytes, or already decoded: steals msg). */
+void router_receive_bytes(struct session *s, const void *data, size_t len);
+void router_receive(struct session *s, json_t *msg);
+
+/* The peer has gone: leave the realm, fail what waits on it, free s. */
+void router_session_gone(struct session *s);
+
+/* Says GOODBYE (wamp.close.system_shutdown) to every session and asks
+ * the transports to close. */
+void router_shutdown(struct router *r);
+
+/* Ends a session with ABORT reason and message, then closes with code.
+ * Further input from the peer is ignored. */
+void router_abort(struct session *s, const char *reason, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* ---- used by broker.c and dealer.c ------------------------------------- */
+
+struct gateway *router_gateway(const struct router *r);
+uint64_t router_next_id(struct router *r);    /* subscription/registration ids */
+
+/* The established session with this id, or NULL (it has left). */
+struct session *router_find_session(struct router *r, uint64_t id);
+
+/* Sends [8, type, request, {}, uri, [message]] (message may be NULL). */
+void session_error(struct session *s, int type, uint64_t request, const char *uri,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* True if the session's role allows action on uri; otherwise answers
+ * ERROR wamp.error.not_authorized (when request != 0) and returns false. */
+bool session_authorize(struct session *s, enum acl_action action, int type,
+		       uint64_t request, const char *uri);
+
+/* Sends one message; steals msg. */
+void session_send(struct session *s, json_t *msg);
+
+/* Remembers that s holds p (a subscription or registration), or forgets. */
+void session_hold(void ***items, size_t *n, size_t *cap, void *p);
+void session_release(void **items, size_t *n, void *p);
+
+#endif
