@@ -1,18 +1,20 @@
 #!/bin/bash
 # Switchboard vs nginx+nchan benchmark (see bench/README.md).
 #
-# Builds bench/sseload.c, starts Switchboard (src/switchboard, temp config and
-# history) and nginx+nchan (temp nginx.conf, foreground, 1 worker) on free
-# loopback ports, runs the same loads against both in one run, prints a table
-# with Switchboard/nchan ratios and a Markdown block for bench/RESULTS.md.
+# Builds bench/sseload.c and bench/wampload.c, starts Switchboard
+# (src/switchboard, temp config and history) and nginx+nchan (temp nginx.conf,
+# foreground, 1 worker) on free loopback ports, runs the same loads against
+# both in one run, prints a table with Switchboard/nchan ratios and a Markdown
+# block for bench/RESULTS.md.
 #
 # Usage: bench/run.sh [--only switchboard|nchan] [--quick]
 # Environment: SWITCHBOARD_BIN (default ../src/switchboard), DURATION (fan-out
 # seconds, 10), WRK_DURATION (10), WRK_CONNS (32), BIG (10000), SMALL (1000),
 # REPLAY_CLIENTS (1000), SB_THREADS (busy loop threads = nginx workers, 1),
 # SB_SYNC (history.sync, normal), SB_CONN_MEM (web transport connection_memory,
-# 8192), TESTS (subset of "idle fan1k fan10k replay
-# wrk"), KEEP_TMP=1 keeps the temp dir.
+# 8192), WAMP_PUBS (WAMP fan-out publishers, "http wamp"), TESTS (subset of
+# "idle fan1k fan10k replay wrk" (= sse) and "wampidle wampfan1k wampfan10k
+# wamplat rpc1 rpc100 httpcall" (= wamp); default all), KEEP_TMP=1.
 set -u
 set -o pipefail
 
@@ -29,13 +31,19 @@ SB_THREADS=${SB_THREADS:-1}
 SB_SYNC=${SB_SYNC:-normal}
 SB_CONN_MEM=${SB_CONN_MEM:-8192}
 REPLAY_PUBCONNS=${REPLAY_PUBCONNS:-4}
-TESTS=${TESTS:-idle fan1k fan10k replay wrk}
+WAMP_PUBS=${WAMP_PUBS:-http wamp}
+SSE_TESTS="idle fan1k fan10k replay wrk"
+WAMP_TESTS="wampidle wampfan1k wampfan10k wamplat rpc1 rpc100 httpcall"
+TESTS=${TESTS:-$SSE_TESTS $WAMP_TESTS}
+TESTS=" $TESTS "
+TESTS=${TESTS// sse / $SSE_TESTS }
+TESTS=${TESTS// wamp / $WAMP_TESTS }
 ONLY=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--only) ONLY=$2; shift 2 ;;
 	--quick) DURATION=3; WRK_DURATION=3; BIG=2000; SMALL=500; REPLAY_CLIENTS=200; shift ;;
-	-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -104,6 +112,20 @@ log "limits: $LIMITS"
 # ---- build the load generator --------------------------------------------------
 LOAD=$TMP/sseload
 ${CC:-cc} -O2 -Wall -Wextra -o "$LOAD" "$HERE/sseload.c" || { log "cannot build sseload"; exit 2; }
+# wampload: same flags, plus libwebsockets (client, on its libuv event
+# library), libuv and jansson. Without them the WAMP tests are skipped.
+WLOAD=$TMP/wampload
+WLOAD_OK=0
+wants_wamp() { local t; for t in $WAMP_TESTS; do [[ "$TESTS" == *" $t "* ]] && return 0; done; return 1; }
+if wants_wamp; then
+	if WLIBS=$(pkg-config --cflags --libs libwebsockets libuv jansson 2>/dev/null) &&
+		# shellcheck disable=SC2086
+		${CC:-cc} -O2 -Wall -Wextra -o "$WLOAD" "$HERE/wampload.c" $WLIBS; then
+		WLOAD_OK=1
+	else
+		log "cannot build wampload (apt-get install libwebsockets-dev libuv1-dev libjansson-dev); WAMP tests skipped"
+	fi
+fi
 
 free_port() {
 	local p
@@ -144,7 +166,9 @@ start_switchboard() {
       "endpoint": {"type": "tcp", "interface": "127.0.0.1", "port": $SB_PORT},
       "options": {"connection_memory": $SB_CONN_MEM},
       "paths": {
+        "ws": {"type": "websocket"},
         "publish": {"type": "publisher", "realm": "realm1", "role": "anonymous"},
+        "call": {"type": "caller", "realm": "realm1", "role": "anonymous"},
         "sse": {"type": "eventsource", "realm": "realm1", "role": "anonymous",
                 "options": {"queue_limit": 100000}},
         "info": {"type": "nodeinfo"}
@@ -223,6 +247,11 @@ http {
     location = /pub { nchan_publisher; nchan_channel_id \$arg_channel; }
     location = /sub {
       nchan_subscriber eventsource;
+      nchan_channel_id \$arg_channel;
+      nchan_subscriber_first_message newest;
+    }
+    location = /wsub {
+      nchan_subscriber websocket;
       nchan_channel_id \$arg_channel;
       nchan_subscriber_first_message newest;
     }
@@ -393,6 +422,162 @@ EOF
 	alive "$t" || NOTES+=("$t died during wrk")
 }
 
+# ---- WAMP tests (wampload) -------------------------------------------------------
+# Switchboard: WAMP sessions on /ws (wamp.2.json). nchan, where it is the
+# reference: raw WebSocket subscribers on /wsub, publishing by POST /pub.
+wait_ready() {	# file seconds: waits for a READY line while LOAD_PID runs
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		grep -q '^READY' "$1" && return 0
+		kill -0 "$LOAD_PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+wamp_reason() {	# target key result-line: notes sessions the server refused
+	local r
+	r=$(kv "$3" reason)
+	[ -n "$r" ] && [ "$r" != - ] && NOTES+=("$1 $2: the server answered $r")
+}
+
+test_wampidle() {	# target
+	local t=$1 port pids base rss out res est
+	ensure_up "$t" wampidle || return
+	port=$(port_of "$t")
+	pids=$(server_pids "$t")
+	base=$(rss_kib $pids)
+	out=$TMP/wampidle.$t.out
+	"$WLOAD" idle --target "$t" --port "$port" --topic widle -n "$BIG" --hold 0 --quiet >"$out" 2>&1 &
+	LOAD_PID=$!
+	wait_ready "$out" 120
+	sleep 2
+	rss=$(rss_kib $pids)
+	sleep 1
+	kill -TERM "$LOAD_PID" 2>/dev/null
+	wait "$LOAD_PID"
+	LOAD_PID=
+	res=$(grep '^RESULT' "$out")
+	est=$(kv "$res" established)
+	R[$t.widle_base_kib]=$base
+	R[$t.widle_rss_kib]=$rss
+	R[$t.widle_open]=$(kv "$res" open)
+	R[$t.widle_per_sess_kib]=$(awk -v a="$rss" -v b="$base" -v n="${est:-0}" \
+		'BEGIN{ if (n > 0) printf "%.2f", (a-b)/n; else print "n/a" }')
+	log "$t wampidle: base ${base} KiB, with ${est:-0} sessions: ${rss} KiB, ${R[$t.widle_per_sess_kib]} KiB/session, open ${R[$t.widle_open]:-?}"
+	grep -v '^RESULT' "$out" >&2
+	wamp_reason "$t" wampidle "$res"
+	alive "$t" || NOTES+=("$t died during wampidle")
+}
+
+test_wampfan() {	# target key sessions rate publisher(http|wamp)
+	local t=$1 key=$2 n=$3 rate=$4 pub=$5 port pids c0 c1 out res args f
+	ensure_up "$t" "wamp fanout $key" || return
+	port=$(port_of "$t")
+	pids=$(server_pids "$t")
+	out=$TMP/$key.$pub.$t.out
+	if [ "$rate" = 0 ]; then args="--rate 0 --window 4 --pubconns 4 --duration $DURATION"
+	else args="--rate $rate --pubconns 4 --duration $((DURATION * 2))"; fi
+	sleep 1	# the previous run's sessions are still being torn down
+	c0=$(cpu_ticks $pids)
+	# shellcheck disable=SC2086
+	"$WLOAD" fanout --target "$t" --port "$port" --topic "${key}_$pub" -n "$n" --pub "$pub" $args \
+		--quiet >"$out" 2>&1
+	c1=$(cpu_ticks $pids)
+	res=$(grep '^RESULT' "$out")
+	sed 's/^/  /' "$out" | grep -v RESULT >&2
+	if [ -z "$res" ]; then NOTES+=("$t $key ($pub publisher): no result (see log above)"); return; fi
+	for f in dps losses dups p50_ms p99_ms max_ms events established deliveries reorder closed \
+		pubfail first_p50_ms first_p99_ms last_p50_ms last_p99_ms; do
+		R[$t.$key.$pub.$f]=$(kv "$res" $f)
+	done
+	R[$t.$key.$pub.cpu_us]=$(awk -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v d="${R[$t.$key.$pub.deliveries]}" \
+		'BEGIN{ if (d > 0) printf "%.2f", c / hz * 1e6 / d; else print "n/a" }')
+	wamp_reason "$t" "$key ($pub publisher)" "$res"
+	alive "$t" || NOTES+=("$t died during wamp fanout $key ($pub publisher)")
+}
+
+test_rpc() {	# key in-flight
+	local key=$1 k=$2 port pids c0 c1 out res f
+	ensure_up switchboard "$key" || return
+	port=$(port_of switchboard)
+	pids=$(server_pids switchboard)
+	out=$TMP/$key.out
+	sleep 1
+	c0=$(cpu_ticks $pids)
+	"$WLOAD" rpc --target switchboard --port "$port" --inflight "$k" --duration "$DURATION" \
+		--procedure "bench.$key" --quiet >"$out" 2>&1
+	c1=$(cpu_ticks $pids)
+	res=$(grep '^RESULT' "$out")
+	sed 's/^/  /' "$out" | grep -v RESULT >&2
+	if [ -z "$res" ]; then NOTES+=("switchboard $key: no result (see log above)"); return; fi
+	for f in cps calls errors bad open p50_ms p99_ms max_ms; do
+		R[switchboard.$key.$f]=$(kv "$res" $f)
+	done
+	R[switchboard.$key.lat]="${R[switchboard.$key.p50_ms]} / ${R[switchboard.$key.p99_ms]}"
+	R[switchboard.$key.errs]="${R[switchboard.$key.errors]}/${R[switchboard.$key.bad]}/${R[switchboard.$key.open]}"
+	R[switchboard.$key.cpu_us]=$(awk -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v d="${R[switchboard.$key.calls]}" \
+		'BEGIN{ if (d > 0) printf "%.2f", c / hz * 1e6 / d; else print "n/a" }')
+	wamp_reason switchboard "$key" "$res"
+	alive switchboard || NOTES+=("switchboard died during $key")
+}
+
+test_httpcall() {	# POST /call answered by a WAMP callee, driven by wrk
+	local port cout out lua res
+	ensure_up switchboard httpcall || return
+	port=$(port_of switchboard)
+	cout=$TMP/httpcall.callee.out
+	out=$TMP/httpcall.wrk.out
+	lua=$TMP/httpcall.lua
+	sleep 1
+	"$WLOAD" callee --target switchboard --port "$port" --procedure bench.echo --quiet >"$cout" 2>&1 &
+	LOAD_PID=$!
+	if ! wait_ready "$cout" 15; then
+		sed 's/^/  /' "$cout" >&2
+		kill -TERM "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID"; LOAD_PID=
+		wamp_reason switchboard httpcall "$(grep '^RESULT' "$cout")"
+		NOTES+=("switchboard httpcall: the callee did not register (see log above)")
+		return
+	fi
+	# A reply is an error unless it is 200 with "args" and without "error"
+	# (WAMP failures come back as 200 {"error": URI, ...}).
+	cat >"$lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"procedure":"bench.echo","args":[1,"abc"]}'
+call_errors = 0
+function response(status, headers, body)
+  if status ~= 200 or not body:find('"args"', 1, true) or body:find('"error"', 1, true) then
+    call_errors = call_errors + 1
+  end
+end
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function done(summary, latency, requests)
+  local e = 0
+  for _, t in ipairs(threads) do e = e + t:get("call_errors") end
+  io.write(string.format("call errors: %d\n", e))
+end
+LUA
+	wrk -t2 -c"$WRK_CONNS" -d"${WRK_DURATION}s" --latency -s "$lua" "http://127.0.0.1:$port/call" >"$out" 2>&1
+	kill -TERM "$LOAD_PID" 2>/dev/null
+	wait "$LOAD_PID"
+	LOAD_PID=
+	sed 's/^/  /' "$out" >&2
+	sed 's/^/  /' "$cout" | grep -v '^  READY' >&2
+	res=$(grep '^RESULT' "$cout")
+	R[switchboard.httpcall.rps]=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")
+	R[switchboard.httpcall.requests]=$(awk '/requests in/ {print $1}' "$out")
+	R[switchboard.httpcall.non2xx]=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")
+	R[switchboard.httpcall.non2xx]=${R[switchboard.httpcall.non2xx]:-0}
+	R[switchboard.httpcall.errors]=$(awk '/^call errors:/ {print $3}' "$out")
+	R[switchboard.httpcall.invocations]=$(kv "$res" invocations)
+	R[switchboard.httpcall.errs]="${R[switchboard.httpcall.non2xx]}/${R[switchboard.httpcall.errors]:-n/a}"
+	R[switchboard.httpcall.reqinv]="${R[switchboard.httpcall.requests]:-n/a} / ${R[switchboard.httpcall.invocations]:-n/a}"
+	R[switchboard.httpcall.p99_ms]=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) sub("ms","",v); else if (v ~ /s$/) {sub("s","",v); v*=1000}; printf "%.2f", v}' "$out")
+	alive switchboard || NOTES+=("switchboard died during httpcall")
+}
+
 # ---- run -----------------------------------------------------------------------
 T0=$(date +%s)
 UP=()
@@ -419,6 +604,33 @@ fi
 if want wrk; then
 	for t in "${UP[@]}"; do log "== wrk /publish: $t"; test_wrk "$t"; done
 fi
+has_sb() { [[ " ${UP[*]} " == *" switchboard "* ]]; }
+if [ "$WLOAD_OK" = 1 ]; then
+	if want wampidle; then
+		for t in "${UP[@]}"; do
+			# RSS is read on a freshly started server, like the SSE idle test.
+			if want idle; then stop_target "$t"; start_target "$t" || continue; fi
+			log "== wamp idle $BIG: $t"; test_wampidle "$t"
+		done
+	fi
+	for spec in "wfan${SMALL}_sat $SMALL 0 wampfan1k" "wfan${BIG}_sat $BIG 0 wampfan10k" \
+		    "wfan${BIG}_fixed $BIG 10 wamplat"; do
+		set -- $spec
+		want "$4" || continue
+		for t in "${UP[@]}"; do
+			for pub in $WAMP_PUBS; do
+				[ "$t" = nchan ] && [ "$pub" != http ] && continue
+				log "== wamp fanout $1 ($2 sessions, rate ${3/#0/saturation}, $pub publisher): $t"
+				test_wampfan "$t" "$1" "$2" "$3" "$pub"
+			done
+		done
+	done
+	if has_sb; then
+		if want rpc1; then log "== wamp rpc, 1 call in flight: switchboard"; test_rpc rpc1 1; fi
+		if want rpc100; then log "== wamp rpc, 100 calls in flight: switchboard"; test_rpc rpc100 100; fi
+		if want httpcall; then log "== wrk POST /call to a WAMP callee: switchboard"; test_httpcall; fi
+	fi
+fi
 for t in "${UP[@]}"; do stop_target "$t"; done
 ELAPSED=$(($(date +%s) - T0))
 
@@ -434,6 +646,14 @@ row() {	# label key target-text
 	n=$(g "nchan.$2")
 	ROWS+=("$1|$s|$n|$(ratio "$s" "$n")|$3")
 }
+wants_sse() { local t; for t in $SSE_TESTS; do want "$t" && return 0; done; return 1; }
+rowx() {	# label switchboard-key nchan-key target-text
+	local s n
+	s=$(g "switchboard.$2")
+	n=$(g "nchan.$3")
+	ROWS+=("$1|$s|$n|$(ratio "$s" "$n")|$4")
+}
+if wants_sse; then
 row "idle: RSS per SSE connection at $BIG (KiB)" idle_per_conn_kib "<= 0.8x"
 row "idle: connections still open at the end" idle_open "$BIG"
 for spec in "fan${SMALL}_fixed $SMALL 10/s" "fan${SMALL}_sat $SMALL saturation" "fan${BIG}_fixed $BIG 10/s" "fan${BIG}_sat $BIG saturation"; do
@@ -460,6 +680,50 @@ row "replay: all complete (s)" replay.complete_s "< 1x"
 row "/publish req/s (wrk -c$WRK_CONNS)" wrk.rps ">= 50000 (abs)"
 row "/publish p99 latency (ms)" wrk.p99_ms ""
 row "/publish non-2xx responses" wrk.non2xx "0"
+fi
+if wants_wamp; then
+	row "wamp idle: RSS per session at $BIG (KiB)" widle_per_sess_kib "<= 16 (abs); Crossbar ~19 KB"
+	row "wamp idle: sessions still open at the end" widle_open "$BIG"
+	for spec in "wfan${SMALL}_sat $SMALL saturation wampfan1k" "wfan${BIG}_sat $BIG saturation wampfan10k" \
+		    "wfan${BIG}_fixed $BIG 10/s wamplat"; do
+		set -- $spec
+		want "$4" || continue
+		for pub in $WAMP_PUBS; do
+			k=$1.$pub; kn=$1.http; l="WAMP fan-out $2 @ $3, $pub pub"
+			tgt_dps=""; tgt_p99=""
+			[ "$1" = "wfan${SMALL}_sat" ] && tgt_dps="Crossbar 62-72k"
+			[ "$1" = "wfan${BIG}_sat" ] && tgt_dps=">= 1.2x; Crossbar overloaded"
+			[ "$1" = "wfan${BIG}_fixed" ] && tgt_p99="<= 0.5x"
+			rowx "$l: deliveries/s" "$k.dps" "$kn.dps" "$tgt_dps"
+			rowx "$l: events published" "$k.events" "$kn.events" ""
+			rowx "$l: losses" "$k.losses" "$kn.losses" "0"
+			rowx "$l: duplicates" "$k.dups" "$kn.dups" "0"
+			rowx "$l: p50 latency (ms)" "$k.p50_ms" "$kn.p50_ms" ""
+			rowx "$l: p99 latency (ms)" "$k.p99_ms" "$kn.p99_ms" "$tgt_p99"
+			rowx "$l: max latency (ms)" "$k.max_ms" "$kn.max_ms" ""
+			rowx "$l: per event, first session p99 (ms)" "$k.first_p99_ms" "$kn.first_p99_ms" ""
+			rowx "$l: per event, last session p99 (ms)" "$k.last_p99_ms" "$kn.last_p99_ms" ""
+			rowx "$l: server CPU per delivery (us)" "$k.cpu_us" "$kn.cpu_us" ""
+		done
+	done
+	if want rpc1; then
+		row "WAMP rpc, 1 in flight: calls/s" rpc1.cps ""
+		row "WAMP rpc, 1 in flight: p50 / p99 latency (ms)" rpc1.lat ""
+		row "WAMP rpc, 1 in flight: errors / bad results / unanswered" rpc1.errs "0/0/0"
+	fi
+	if want rpc100; then
+		row "WAMP rpc, 100 in flight: calls/s" rpc100.cps ">= 50000 (abs); Crossbar ~8000"
+		row "WAMP rpc, 100 in flight: p50 / p99 latency (ms)" rpc100.lat ""
+		row "WAMP rpc, 100 in flight: server CPU per call (us)" rpc100.cpu_us ""
+		row "WAMP rpc, 100 in flight: errors / bad results / unanswered" rpc100.errs "0/0/0"
+	fi
+	if want httpcall; then
+		row "POST /call req/s (wrk -c$WRK_CONNS, WAMP callee)" httpcall.rps "Crossbar ~3500"
+		row "POST /call p99 latency (ms)" httpcall.p99_ms ""
+		row "POST /call non-2xx / error replies" httpcall.errs "0/0"
+		row "POST /call requests / callee invocations" httpcall.reqinv "equal"
+	fi
+fi
 # replay errors as one cell
 for t in switchboard nchan; do
 	R[$t.replay.errs]="$(g $t.replay.missing)/$(g $t.replay.dups)/$(g $t.replay.unexpected)/$(g $t.replay.disorder)"
@@ -493,6 +757,9 @@ echo "- nchan: worker_processes $SB_THREADS, nchan_message_buffer_length 1000, n
 echo "- Packages: $VERSIONS."
 echo "- Limits: $LIMITS."
 echo "- Fan-out: 4 publisher connections; fixed rate 10 events/s for $((DURATION * 2)) s; saturation for $DURATION s with at most 4 events not yet delivered to every subscriber. wrk: -t2 -c$WRK_CONNS -d${WRK_DURATION}s. Replay: 1000 published, $REPLAY_CLIENTS clients resume 500 back, 1000 published live on $REPLAY_PUBCONNS connections. Whole run: ${ELAPSED} s."
+if wants_wamp; then
+	echo "- WAMP: Switchboard sessions on /ws (wamp.2.json, realm1); nchan reference: raw WebSocket subscribers (nchan_subscriber websocket, same publishing by POST). Fan-out publishers: ${WAMP_PUBS// / and } (WAMP: one session, PUBLISH acknowledge + exclude_me; the nchan column is always POST); saturation window 4, $DURATION s; fixed 10 events/s for $((DURATION * 2)) s. rpc: one callee, one caller, $DURATION s. /call: wrk -t2 -c$WRK_CONNS -d${WRK_DURATION}s against one WAMP callee. Load generator: bench/wampload.c (libwebsockets $(pkg-config --modversion libwebsockets 2>/dev/null) client on libuv)."
+fi
 echo
 echo "| figure | switchboard | nchan | sb/nchan | target |"
 echo "|---|---:|---:|---:|---|"
