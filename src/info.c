@@ -53,11 +53,11 @@ enum http_result info_handle(struct http_request *req)
 			"{s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			"version", PACKAGE_VERSION,
 			"uptime_s", s.uptime_s,
-			"sessions", (json_int_t)0,
+			"sessions", (json_int_t)s.gw.wamp_sessions,
 			"ws_connections", (json_int_t)s.gw.ws_connections,
 			"sse_clients", (json_int_t)s.gw.sse_clients,
 			"subscriptions", (json_int_t)s.bus.subscriptions,
-			"registrations", (json_int_t)0,
+			"registrations", (json_int_t)s.gw.registrations,
 			"events_stored", (json_int_t)s.history.rows,
 			"events_published", (json_int_t)s.bus.published,
 			"events_delivered", (json_int_t)s.bus.deliveries,
@@ -73,11 +73,13 @@ enum http_result info_handle(struct http_request *req)
 		    "<title>Switchboard node info</title></head><body>"
 		    "<h1>Switchboard %s</h1><table>", PACKAGE_VERSION);
 	buf_appendf(b, "<tr><th>Uptime</th><td>%.0f s</td></tr>", s.uptime_s);
-	buf_appendf(b, "<tr><th>WAMP sessions</th><td>0</td></tr>");
+	buf_appendf(b, "<tr><th>WAMP sessions</th><td>%llu</td></tr>",
+		    (unsigned long long)s.gw.wamp_sessions);
 	buf_appendf(b, "<tr><th>SSE clients</th><td>%llu</td></tr>",
 		    (unsigned long long)s.gw.sse_clients);
 	buf_appendf(b, "<tr><th>Subscriptions</th><td>%zu</td></tr>", s.bus.subscriptions);
-	buf_appendf(b, "<tr><th>Registrations</th><td>0</td></tr>");
+	buf_appendf(b, "<tr><th>Registrations</th><td>%llu</td></tr>",
+		    (unsigned long long)s.gw.registrations);
 	buf_appendf(b, "<tr><th>Events stored</th><td>%llu</td></tr>",
 		    (unsigned long long)s.history.rows);
 	buf_appendf(b, "<tr><th>Events published</th><td>%llu</td></tr>",
@@ -121,6 +123,11 @@ enum http_result info_handle_metrics(struct http_request *req)
 	metric(b, "sse_slow_cuts_total", "counter", "SSE streams ended for falling behind.",
 	       s.gw.sse_cuts);
 	metric(b, "subscriptions", "gauge", "Live bus subscriptions.", s.bus.subscriptions);
+	metric(b, "wamp_sessions", "gauge", "Established WAMP sessions.", s.gw.wamp_sessions);
+	metric(b, "wamp_registrations", "gauge", "WAMP procedure registrations.",
+	       s.gw.registrations);
+	metric(b, "websocket_overflows_total", "counter", "WebSockets dropped for not reading.",
+	       s.gw.ws_overflows);
 	metric(b, "history_rows", "gauge", "Events held in history.", s.history.rows);
 	metric(b, "history_bytes", "gauge", "Payload bytes held in history.", s.history.bytes);
 	metric(b, "history_commits_total", "counter", "History transactions committed.",
