@@ -231,6 +231,17 @@ bool session_authorize(struct session *s, enum acl_action action, int type,
 	return false;
 }
 
+static void leave_realm(struct session *s);
+
+/* Ends the session now: what it held is released at once (callers of its
+ * pending invocations are answered), not when the transport finally goes. */
+static void end_session(struct session *s, int code)
+{
+	s->ops->close(s, code);
+	s->state = SESSION_CLOSED;
+	leave_realm(s);
+}
+
 void router_abort(struct session *s, const char *reason, int code, const char *fmt, ...)
 {
 	char message[512];
@@ -242,8 +253,7 @@ void router_abort(struct session *s, const char *reason, int code, const char *f
 		return;
 	log_msg(LOG_INFO, "wamp", "%s: ABORT %s: %s", s->peer, reason, message);
 	s->ops->send(s, json_pack("[i, {s:s}, s]", WAMP_ABORT, "message", message, reason));
-	s->ops->close(s, code);
-	s->state = SESSION_CLOSED;
+	end_session(s, code);
 }
 
 static void protocol_violation(struct session *s, const char *message)
@@ -449,8 +459,7 @@ static void dispatch_established(struct session *s, int code, json_t *msg)
 		break;
 	case WAMP_GOODBYE: on_goodbye(s); break;
 	case WAMP_ABORT:
-		s->ops->close(s, 1000);
-		s->state = SESSION_CLOSED;
+		end_session(s, 1000);
 		break;
 	default:
 		protocol_violation(s, code == WAMP_HELLO ? "HELLO received on an established "
@@ -473,10 +482,9 @@ void router_receive(struct session *s, json_t *msg)
 		dispatch_established(s, code, msg);
 	else if (code == WAMP_HELLO)
 		on_hello(s, msg);
-	else if (code == WAMP_ABORT) {
-		s->ops->close(s, 1000);
-		s->state = SESSION_CLOSED;
-	} else
+	else if (code == WAMP_ABORT)
+		end_session(s, 1000);
+	else
 		protocol_violation(s, "the first message of a session must be HELLO");
 	json_decref(msg);
 }

@@ -279,7 +279,8 @@ static void on_closed(struct ws_server *ws, struct ws_conn *c)
 			p = &(*p)->next_dirty;
 		*p = c->next_dirty;
 	}
-	router_session_gone(c->session);
+	if (c->session)
+		router_session_gone(c->session);
 	queue_clear(c);
 	buf_free(&c->rx);
 	ws->gw->stats.ws_connections--;
