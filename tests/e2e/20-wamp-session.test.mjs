@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-	startGateway, stopClean, makeConfig, request, freePort, within, waitFor,
+	startGateway, stopClean, makeConfig, request, freePort, within, waitFor, info,
 } from './lib/gateway.mjs';
 import {
 	T, CLIENT_ROLES, rawWamp, rawSession, rawSubscribe, rawRegister, connectAutobahn,
@@ -430,6 +430,38 @@ test('a separate-port "websocket" transport serves WAMP on any path of its port,
 		assert.deepEqual(got[0], [[1, 'two'], { three: 3 }]);
 		await pub.end();
 		await sub.end();
+	} finally {
+		await stopClean(g);
+	}
+});
+
+test('auto_ping: pings every auto_ping_interval; a peer that stops answering is dropped', async () => {
+	// Test a gateway of its own (lws applies one keep-alive policy to every
+	// WebSocket path) with /ping at interval 200 ms, timeout 600 ms: a reading
+	// client gets WebSocket pings (ws answers with pongs) and stays; a client
+	// that stops reading (no pongs) is disconnected, as /info's ws_connections
+	// shows.
+	const g = await startGateway({
+		config: makeConfig({
+			paths: { ping: { type: 'websocket', options: { auto_ping_interval: 200, auto_ping_timeout: 600 } } },
+		}),
+	});
+	try {
+		const live = await rawSession(g, { path: '/ping' });
+		let pings = 0;
+		live.ws.on('ping', () => { pings++; });
+		await waitFor(() => pings >= 3 || live.closeInfo, 8000, () => `3 pings (have ${pings})`);
+		assert.equal(live.closeInfo, null, `a client answering pings was dropped after ${pings} pings`);
+		const dead = await rawSession(g, { path: '/ping' });
+		await waitFor(async () => (await info(g)).ws_connections === 2, 5000, 'the second connection');
+		dead.ws._socket.pause();
+		await waitFor(async () => (await info(g)).ws_connections === 1, 10000, 'the silent peer to be dropped');
+		dead.ws._socket.resume();
+		assert.notEqual(await within(dead.closed, 5000), 'timeout');
+		assert.equal(live.closeInfo, null, 'the answering client must stay');
+		const sub = await rawSubscribe(live, 'com.example.ping.still');
+		assert.ok(isId(sub));
+		await live.close();
 	} finally {
 		await stopClean(g);
 	}

@@ -555,3 +555,152 @@ test('UNREGISTER -> UNREGISTERED; calls then fail; unknown id -> no_such_registr
 	await js.end();
 	await caller.end();
 });
+
+// ---- edge cases -------------------------------------------------------------
+
+test('wildcard routing: the longest leading run of matching components wins', async () => {
+	// Test two wildcard registrations both matching com.example.b.x:
+	// com.example..x (leading run 2) beats com..b.x (leading run 1); a call
+	// only the second matches goes there.
+	const callee = await connectAutobahn(gw);
+	await callee.register('com..b.x', () => 'short-run', { match: 'wildcard' });
+	await callee.register('com.example..x', () => 'long-run', { match: 'wildcard' });
+	const caller = await connectAutobahn(gw);
+	assert.equal(await caller.call('com.example.b.x'), 'long-run');
+	assert.equal(await caller.call('com.other.b.x'), 'short-run');
+	await callee.end();
+	await caller.end();
+});
+
+test('a prefix registration ending in "." routes its sub-URIs', async () => {
+	// Test REGISTER com.example.dot. (prefix, empty last component allowed for
+	// patterns): com.example.dot.x reaches it with details.procedure.
+	const callee = await rawSession(gw);
+	const reg = await rawRegister(callee, 'com.example.dot.', { match: 'prefix' });
+	const caller = await rawSession(gw);
+	caller.send([T.CALL, 1, {}, 'com.example.dot.x', ['p']]);
+	const inv = await callee.next();
+	assert.deepEqual([inv[0], inv[2], inv[3].procedure, inv[4]], [T.INVOCATION, reg, 'com.example.dot.x', ['p']]);
+	callee.send([T.YIELD, inv[1], {}, ['ok']]);
+	const r = await caller.next();
+	assert.deepEqual([r[0], r[1], r[3]], [T.RESULT, 1, ['ok']]);
+	await callee.close();
+	await caller.close();
+});
+
+test("a YIELD from another session with the same invocation id does not complete someone else's call", async () => {
+	// Test: callee B gets INVOCATION n; session C (which never got n) sends
+	// YIELD n; the caller must still get B's answer, not C's.
+	const b = await rawSession(gw);
+	await rawRegister(b, 'com.example.owned');
+	const c = await rawSession(gw);
+	await rawRegister(c, 'com.example.other');
+	const caller = await rawSession(gw);
+	caller.send([T.CALL, 1, {}, 'com.example.owned']);
+	const inv = await b.next();
+	assert.equal(inv[0], T.INVOCATION);
+	c.send([T.YIELD, inv[1], {}, ['impostor']]);
+	c.send([T.ERROR, T.INVOCATION, inv[1], {}, 'com.example.impostor']);
+	// Make sure C's messages were processed first: C's next request is answered.
+	await rawRegister(c, 'com.example.other2');
+	b.send([T.YIELD, inv[1], {}, ['genuine']]);
+	const r = await caller.next();
+	assert.deepEqual([r[0], r[1], r[3]], [T.RESULT, 1, ['genuine']], JSON.stringify(r));
+	for (const x of [b, c, caller]) await x.close();
+});
+
+test("UNREGISTER of another session's registration id -> no_such_registration; it stays", async () => {
+	// Test session A sending UNREGISTER with B's registration id: ERROR
+	// no_such_registration, and calls still reach B.
+	const b = await connectAutobahn(gw);
+	const reg = await b.register('com.example.mine', () => 'still-here');
+	const a = await rawSession(gw);
+	a.send([T.UNREGISTER, 5, reg.id]);
+	assert.deepEqual(pick(await a.next()), [T.ERROR, T.UNREGISTER, 5, 'wamp.error.no_such_registration']);
+	const caller = await connectAutobahn(gw);
+	assert.equal(await caller.call('com.example.mine'), 'still-here');
+	await a.close();
+	await b.end();
+	await caller.end();
+});
+
+test('the caller leaving mid-call: a cancel-capable callee gets INTERRUPT killnowait; its answer is dropped', async () => {
+	// Test a raw caller that drops its connection while a Python callee holds
+	// the call: the callee gets INTERRUPT killnowait, and keeps serving.
+	const callee = await holdingCallee('com.example.orphan');
+	const caller = await rawSession(gw);
+	caller.send([T.CALL, 1, {}, 'com.example.orphan', ['o1']]);
+	await callee.waitFor((l) => l.ev === 'invocation' && l.args[0] === 'o1', 10000, 'the invocation');
+	caller.terminate();
+	const intr = await callee.waitFor((l) => l.ev === 'interrupt' && l.tag === 'o1', 5000, 'INTERRUPT o1');
+	assert.equal(intr.mode, 'killnowait');
+	const c2 = await rawSession(gw);
+	c2.send([T.CALL, 2, {}, 'com.example.orphan', ['o2']]);
+	await callee.waitFor((l) => l.ev === 'invocation' && l.args[0] === 'o2', 10000, 'the next invocation');
+	await callee.request({ op: 'answer', tag: 'o2', args: ['served'] });
+	const r = await c2.next();
+	assert.deepEqual([r[0], r[1], r[3]], [T.RESULT, 2, ['served']]);
+	await c2.close();
+	await callee.end();
+});
+
+test('CANCEL for a finished or unknown call is ignored (no ERROR, no violation)', async () => {
+	// Test CANCEL of a call that already got its RESULT and of a request id
+	// never used, in every mode: the session stays up and nothing is sent.
+	const callee = await connectAutobahn(gw);
+	await callee.register('com.example.quick', () => 'done');
+	const c = await rawSession(gw);
+	c.send([T.CALL, 1, {}, 'com.example.quick']);
+	const r = await c.next();
+	assert.deepEqual([r[0], r[1], r[3]], [T.RESULT, 1, ['done']]);
+	for (const mode of [undefined, 'skip', 'kill', 'killnowait']) {
+		c.send([T.CANCEL, 1, mode ? { mode } : {}]);
+		c.send([T.CANCEL, 999, mode ? { mode } : {}]);
+	}
+	c.send([T.CALL, 2, {}, 'com.example.quick']);
+	const r2 = await c.next();
+	assert.deepEqual([r2[0], r2[1], r2[3]], [T.RESULT, 2, ['done']], JSON.stringify(r2));
+	await c.close();
+	await callee.end();
+});
+
+test('no INVOCATION after UNREGISTERED, even with calls in flight', async () => {
+	// Test a raw callee answering a stream of calls and unregistering midway:
+	// after its UNREGISTERED no INVOCATION for that registration arrives; calls
+	// after that get no_such_procedure.
+	const callee = await rawSession(gw);
+	const reg = await rawRegister(callee, 'com.example.stream');
+	const caller = await connectAutobahn(gw);
+	const outs = [];
+	for (let i = 0; i < 200; i++) outs.push(settle(caller.call('com.example.stream', [i])));
+	let unregistered = false;
+	let answered = 0;
+	let after = 0;
+	for (;;) {
+		const m = await callee.next(10000);
+		if (m[0] === T.INVOCATION) {
+			assert.equal(m[2], reg);
+			if (unregistered) after++;
+			callee.send([T.YIELD, m[1], {}, [m[4][0]]]);
+			if (++answered === 20) callee.send([T.UNREGISTER, 77, reg]);
+		} else if (m[0] === T.UNREGISTERED) {
+			assert.equal(m[1], 77);
+			unregistered = true;
+			break;
+		} else {
+			assert.fail(`unexpected ${JSON.stringify(m)}`);
+		}
+	}
+	const all = await within(Promise.all(outs), 20000);
+	assert.notEqual(all, 'timeout', 'some calls never settled');
+	// Invocations the router sent before UNREGISTERED may still be answered;
+	// nothing may arrive after it: the next message is the reply to a new request.
+	callee.send([T.REGISTER, 78, {}, 'com.example.sentinel']);
+	const m = await callee.next();
+	assert.deepEqual([m[0], m[1]], [T.REGISTERED, 78], `after UNREGISTERED got ${JSON.stringify(m)}`);
+	assert.equal(after, 0);
+	const kinds = new Set(all.map((o) => (o.ok ? 'ok' : o.error)));
+	for (const k of kinds) assert.ok(k === 'ok' || k === 'wamp.error.no_such_procedure', `outcome ${k}`);
+	await callee.close();
+	await caller.end();
+});
