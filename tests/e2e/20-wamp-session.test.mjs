@@ -182,6 +182,15 @@ const VIOLATIONS = [
 	['undecodable JSON before HELLO', false, ['[1, "realm1", {']],
 	['undecodable JSON after WELCOME', true, ['[16, 1, {}, "a.b", [1,']],
 	['ERROR for a request type a client may not answer', true, [[T.ERROR, T.CALL, 1, {}, 'com.example.err']]],
+	['PUBLISH with args not a list', true, [[T.PUBLISH, 1, {}, 'com.example.t', { x: 1 }]]],
+	['PUBLISH with kwargs not a dict', true, [[T.PUBLISH, 1, {}, 'com.example.t', [], [1]]]],
+	['SUBSCRIBE with request id 0 (ids are 1..2^53)', true, [[T.SUBSCRIBE, 0, {}, 'com.example.t']]],
+	['SUBSCRIBE with a negative request id', true, [[T.SUBSCRIBE, -1, {}, 'com.example.t']]],
+	['SUBSCRIBE with request id 1.5', true, [[T.SUBSCRIBE, 1.5, {}, 'com.example.t']]],
+	['SUBSCRIBE with request id 2^53 + 2', true, ['[32, 9007199254740994, {}, "com.example.t"]']],
+	['an EVENT sent by a client (router-to-client message)', true, [[T.EVENT, 1, 1, {}]]],
+	['a WELCOME sent by a client', true, [[T.WELCOME, 1, {}]]],
+	['HELLO with roles not a dict', false, [[T.HELLO, 'realm1', { roles: ['caller'] }]]],
 ];
 
 for (const [name, joinFirst, frames] of VIOLATIONS) {
@@ -201,7 +210,10 @@ for (const [name, joinFirst, frames] of VIOLATIONS) {
 test('protocol violation: undecodable msgpack -> ABORT (msgpack) and close 1002', async () => {
 	// Test a msgpack session sending the never-used byte 0xc1 and a truncated
 	// array: the ABORT comes back as a binary msgpack frame.
-	for (const bytes of [Buffer.from([0xc1]), Buffer.from([0x94, 0x10, 0x01])]) {
+	// 0xc1 (never used), a truncated array, and PUBLISH whose options map has
+	// an integer key (JSON cannot carry it).
+	const intKey = Buffer.concat([Buffer.from([0x94, 0x10, 0x01, 0x81, 0x01, 0xa1, 0x78, 0xa3]), Buffer.from('a.b')]);
+	for (const bytes of [Buffer.from([0xc1]), Buffer.from([0x94, 0x10, 0x01]), intKey]) {
 		const c = await rawWamp(gw, { protocol: 'wamp.2.msgpack' });
 		await c.join();
 		c.sendRaw(bytes, true);

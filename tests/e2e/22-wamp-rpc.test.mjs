@@ -704,3 +704,55 @@ test('no INVOCATION after UNREGISTERED, even with calls in flight', async () => 
 	await callee.close();
 	await caller.end();
 });
+
+test('binary arguments and results cross between a msgpack caller and a JSON callee', async () => {
+	// Test a raw msgpack caller passing a bin to a raw JSON callee: the
+	// INVOCATION carries "\u0000"+base64, the callee echoes it back and the
+	// caller's RESULT has the original bin.
+	const callee = await rawSession(gw);
+	await rawRegister(callee, 'com.example.bin.echo');
+	const caller = await rawSession(gw, { protocol: 'wamp.2.msgpack' });
+	const bytes = Buffer.from([0, 255, 1, 254, 2, 253]);
+	caller.send([T.CALL, 1, {}, 'com.example.bin.echo', [bytes], { b: bytes }]);
+	const inv = await callee.next();
+	const b64 = `\u0000${bytes.toString('base64')}`;
+	assert.deepEqual([inv[0], inv[4], inv[5]], [T.INVOCATION, [b64], { b: b64 }]);
+	callee.send([T.YIELD, inv[1], {}, inv[4], inv[5]]);
+	const r = await caller.next();
+	assert.equal(r[0], T.RESULT);
+	assert.ok(Buffer.isBuffer(r[3][0]) && r[3][0].equals(bytes), JSON.stringify(r));
+	assert.ok(Buffer.isBuffer(r[4].b) && r[4].b.equals(bytes));
+	await callee.close();
+	await caller.close();
+});
+
+test('a session can call its own procedure; timeout 0 means no timeout', async () => {
+	// Test an Autobahn|JS session calling what it registered, and a call with
+	// options.timeout 0 to a callee answering after 300 ms: it gets the result.
+	const s = await connectAutobahn(gw);
+	await s.register('com.example.self.add', (args) => args[0] + args[1]);
+	assert.equal(await s.call('com.example.self.add', [2, 3]), 5);
+	await s.register('com.example.self.slow', () => new Promise((r) => setTimeout(() => r('slow-ok'), 300)));
+	assert.equal(await s.call('com.example.self.slow', [], {}, { timeout: 0 }), 'slow-ok');
+	await s.end();
+});
+
+test('progressive results between Autobahn|JS sessions (receive_progress / details.progress)', async () => {
+	// Test an Autobahn|JS callee calling details.progress() three times for an
+	// Autobahn|JS caller with receive_progress: the caller's progress handler
+	// sees [0], [1], [2] in order before the final result.
+	const callee = await connectAutobahn(gw);
+	await callee.register('com.example.js.prog', async (args, kwargs, details) => {
+		assert.equal(typeof details.progress, 'function', 'INVOCATION must carry receive_progress');
+		for (let i = 0; i < 3; i++) details.progress([i]);
+		return 'final';
+	});
+	const caller = await connectAutobahn(gw);
+	const seen = [];
+	const p = caller.call('com.example.js.prog', [], {}, { receive_progress: true });
+	p.progress((x) => seen.push(x));
+	assert.equal(await p, 'final');
+	assert.deepEqual(seen, [0, 1, 2]);
+	await callee.end();
+	await caller.end();
+});
