@@ -758,7 +758,7 @@ echo "- Packages: $VERSIONS."
 echo "- Limits: $LIMITS."
 echo "- Fan-out: 4 publisher connections; fixed rate 10 events/s for $((DURATION * 2)) s; saturation for $DURATION s with at most 4 events not yet delivered to every subscriber. wrk: -t2 -c$WRK_CONNS -d${WRK_DURATION}s. Replay: 1000 published, $REPLAY_CLIENTS clients resume 500 back, 1000 published live on $REPLAY_PUBCONNS connections. Whole run: ${ELAPSED} s."
 if wants_wamp; then
-	echo "- WAMP: Switchboard sessions on /ws (wamp.2.json, realm1); nchan reference: raw WebSocket subscribers (nchan_subscriber websocket, same publishing by POST). Fan-out publishers: ${WAMP_PUBS// / and } (WAMP: one session, PUBLISH acknowledge + exclude_me; the nchan column is always POST); saturation window 4, $DURATION s; fixed 10 events/s for $((DURATION * 2)) s. rpc: one callee, one caller, $DURATION s. /call: wrk -t2 -c$WRK_CONNS -d${WRK_DURATION}s against one WAMP callee. Load generator: bench/wampload.c (libwebsockets $(pkg-config --modversion libwebsockets 2>/dev/null) client on libuv)."
+	echo "- WAMP: Switchboard sessions on /ws (wamp.2.json, realm1); nchan reference: raw WebSocket subscribers (nchan_subscriber websocket, same publishing by POST). Fan-out publishers: ${WAMP_PUBS// / and } (WAMP: one session, PUBLISH acknowledge + exclude_me; the nchan column is always POST); saturation window 4, $DURATION s; fixed 10 events/s for $((DURATION * 2)) s. rpc: one callee, one caller, $DURATION s. /call: wrk -t2 -c$WRK_CONNS -d${WRK_DURATION}s against one WAMP callee. Load generator: bench/wampload.c (one thread, libwebsockets client on libuv)."
 fi
 echo
 echo "| figure | switchboard | nchan | sb/nchan | target |"
