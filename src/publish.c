@@ -274,10 +274,13 @@ static void caller_receive(struct session *s, json_t *msg)
 	struct http_request *req = take_waiting(caller, wamp_id(msg, id_at));
 	if (req && (code == WAMP_RESULT || code == WAMP_ERROR)) {
 		http_json(req, 200, code == WAMP_RESULT ? call_result(msg, 3) : call_error(msg));
-		if (req == caller->answering)
+		if (req == caller->answering) {
 			caller->was_answered = true;   /* the handler returns HTTP_DONE */
-		else
+		} else {
+			free(req->pending);            /* its call_wait */
+			req->pending = NULL;
 			http_finish(req);
+		}
 	}
 	json_decref(msg);
 }

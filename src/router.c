@@ -331,6 +331,23 @@ static void leave_realm(struct session *s)
 	s->id = 0;
 }
 
+/* roles: {"caller": {"features": {...}}, ...}; routing reads features. */
+static bool roles_are_valid(const json_t *roles)
+{
+	const char *name;
+	json_t *role;
+	if (!roles)
+		return true;               /* older clients; no features then */
+	if (!json_is_object(roles))
+		return false;
+	json_object_foreach((json_t *)roles, name, role) {
+		json_t *features = json_object_get(role, "features");
+		if (!json_is_object(role) || (features && !json_is_object(features)))
+			return false;
+	}
+	return true;
+}
+
 static void read_features(struct session *s, const json_t *details)
 {
 	json_t *callee = json_object_get(json_object_get(json_object_get(details, "roles"),
@@ -348,6 +365,10 @@ static void on_hello(struct session *s, json_t *msg)
 	json_t *methods = json_object_get(details, "authmethods");
 	if (!uri_is_valid(realm_name)) {
 		protocol_violation(s, "HELLO realm is not a valid URI");
+		return;
+	}
+	if (!roles_are_valid(json_object_get(details, "roles"))) {
+		protocol_violation(s, "HELLO.Details.roles must be a dict of role names to dicts");
 		return;
 	}
 	struct realm *realm = find_realm(s->router, realm_name);

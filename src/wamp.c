@@ -260,7 +260,7 @@ static const struct shape shapes[] = {
 
 static bool is_id(const json_t *v)
 {
-	return json_is_integer(v) && json_integer_value(v) >= 0 &&
+	return json_is_integer(v) && json_integer_value(v) >= 1 &&
 	       (uint64_t)json_integer_value(v) <= WAMP_MAX_ID;
 }
 
@@ -279,7 +279,7 @@ static bool element_ok(char kind, const json_t *v)
 static const char *element_kind(char kind)
 {
 	switch (kind) {
-	case 'i': return "an id (integer 0..2^53)";
+	case 'i': return "an id (integer 1..2^53)";
 	case 'n': return "an integer";
 	case 'd': return "a dict";
 	default: return "a string";

@@ -47,7 +47,7 @@ enum wamp_code {
 	WAMP_YIELD = 70,
 };
 
-/* WAMP ids are integers in [0, 2^53] (JavaScript's exact range). */
+/* WAMP ids are integers in [1, 2^53] (JavaScript's exact range). */
 #define WAMP_MAX_ID (1ull << 53)
 
 enum wamp_serializer {

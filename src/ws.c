@@ -352,9 +352,11 @@ static void keepalive_policy(struct ws_server *ws, const struct sb_config *cfg)
 			}
 		}
 	}
-	ws->keepalive.secs_since_valid_ping = (uint16_t)((interval_ms + 999) / 1000);
-	ws->keepalive.secs_since_valid_hangup =
-		(uint16_t)((interval_ms + timeout_ms + 999) / 1000);
+	/* lws counts whole seconds and hangs up without pinging unless the
+	 * hang-up comes at least a second after the ping. */
+	int ping_s = (interval_ms + 999) / 1000, timeout_s = (timeout_ms + 999) / 1000;
+	ws->keepalive.secs_since_valid_ping = (uint16_t)ping_s;
+	ws->keepalive.secs_since_valid_hangup = (uint16_t)(ping_s + (timeout_s ? timeout_s : 1));
 }
 
 struct ws_server *ws_server_new(struct gateway *gw, char *err, size_t errlen)

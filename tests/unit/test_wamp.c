@@ -97,6 +97,7 @@ static const struct {
 	{"[16, 1, {}, \"t\", {\"k\": 1}]", 0, "PUBLISH with kwargs in the args place"},
 	{"[16, 1, {}, \"t\", [], {}, 1]", 0, "PUBLISH with too many elements"},
 	{"[16, -1, {}, \"t\"]", 0, "negative request id"},
+	{"[16, 0, {}, \"t\"]", 0, "request id 0"},
 	{"[16, 9007199254740993, {}, \"t\"]", 0, "request id over 2^53"},
 	{"[16, 1.5, {}, \"t\"]", 0, "fractional request id"},
 	{"[32, 1, [], \"t\"]", 0, "SUBSCRIBE with a list for options"},
