@@ -349,6 +349,7 @@ static int sess_sendf(struct sess *s, const char *fmt, ...)
 }
 
 static const struct lws_protocols protocols[];
+static void sess_failed(struct sess *s, const char *why);
 
 static int sess_open(struct sess *s)
 {
@@ -375,8 +376,11 @@ static int sess_open(struct sess *s)
 	s->maxseen = 0;
 	s->next_req = 1;
 	if (!lws_client_connect_via_info(&i)) {
-		s->st = SS_CLOSED;
+		/* lws may already have reported CONNECTION_ERROR, which counted
+		 * the failure; sess_failed() counts it only once */
 		s->wsi = NULL;
+		note_error("session %d: lws_client_connect_via_info failed", s->idx);
+		sess_failed(s, "connect");
 		return -1;
 	}
 	return 0;
@@ -584,7 +588,6 @@ static int scan_nt(const char *p, const char *e, int64_t *n, int64_t *t)
 /* ---- WAMP message handling ----------------------------------------------------- */
 
 static void sess_ready(struct sess *s);
-static void sess_failed(struct sess *s, const char *why);
 
 /* jansson path: control messages and anything the scanner did not take. */
 static void handle_json(struct sess *s, const char *msg, size_t len)
@@ -1302,12 +1305,7 @@ static void subs_pump(int total)
 		struct sess *s = subs[nsubs_opened++];
 
 		nsubs_pending++;
-		if (sess_open(s) < 0) {
-			nsubs_pending--;
-			nsubs_failed++;
-			s->st = SS_CLOSED;
-			note_error("session %d: lws_client_connect_via_info failed", s->idx);
-		}
+		sess_open(s);	/* a failure is counted by sess_failed() */
 	}
 }
 
