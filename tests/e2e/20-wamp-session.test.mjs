@@ -364,9 +364,12 @@ test('an abrupt TCP drop cleans up: /healthz 200, its registration is gone, new 
 
 test('SIGTERM: sessions get GOODBYE wamp.close.system_shutdown, then close 1001', async () => {
 	// Test a separate gateway: a raw session receives GOODBYE system_shutdown
-	// and a close frame 1001; the gateway exits 0.
+	// and a close frame 1001; the gateway exits 0; Autobahn|JS and
+	// Autobahn|Python sessions are told wamp.close.system_shutdown too.
 	const g = await startGateway({ config: makeConfig() });
 	const c = await rawSession(g);
+	const ab = await connectAutobahn(g);
+	const py = await connectPython(g);
 	const exit = g.stop('SIGTERM');
 	const m = await c.next(10000);
 	assert.equal(m[0], T.GOODBYE, JSON.stringify(m));
@@ -376,6 +379,13 @@ test('SIGTERM: sessions get GOODBYE wamp.close.system_shutdown, then close 1001'
 	assert.notEqual(closed, 'timeout');
 	assert.equal(closed.code, 1001);
 	assert.equal((await exit).code, 0);
+	// Autobahn|JS and Autobahn|Python see the same reason.
+	const abClosed = await within(ab.closed, 5000);
+	assert.notEqual(abClosed, 'timeout');
+	assert.equal(abClosed.details.reason, 'wamp.close.system_shutdown', JSON.stringify(abClosed));
+	const left = await py.waitFor((l) => l.ev === 'left', 5000, 'Python onLeave');
+	assert.equal(left.reason, 'wamp.close.system_shutdown');
+	await py.kill();
 });
 
 // ---- msgpack and other transports -----------------------------------------

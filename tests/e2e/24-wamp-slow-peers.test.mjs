@@ -189,3 +189,55 @@ test('a callee that vanishes with calls from three clients pending fails them al
 		await stopClean(gw);
 	}
 });
+
+test('session churn: 120 sessions subscribe, register and call, then leave or vanish; nothing is left behind', { timeout: 60000 }, async () => {
+	// Test /info sessions, subscriptions and registrations: after 120 raw
+	// sessions (a third GOODBYE, a third close, a third drop TCP) each
+	// subscribed to a shared and an own topic and registered an own procedure
+	// with a call pending on it, the counts return to the baseline and the
+	// pending callers all got an answer.
+	const gw = await startGateway({ config: makeConfig() });
+	try {
+		const base = await info(gw);
+		const caller = await connectAutobahn(gw);
+		const pending = [];
+		for (let round = 0; round < 4; round++) {
+			const cs = [];
+			for (let i = 0; i < 30; i++) {
+				const n = round * 30 + i;
+				const c = await rawSession(gw);
+				await rawSubscribe(c, 'com.example.churn.shared');
+				await rawSubscribe(c, `com.example.churn.own${n}`);
+				await rawRegister(c, `com.example.churn.proc${n}`);
+				pending.push(settle(caller.call(`com.example.churn.proc${n}`)));
+				await c.expect(T.INVOCATION);
+				cs.push(c);
+			}
+			const mid = await info(gw);
+			assert.equal(mid.sessions, base.sessions + 31, JSON.stringify(mid));
+			assert.equal(mid.registrations, base.registrations + 30);
+			cs.forEach((c, i) => {
+				if (i % 3 === 0) c.send([T.GOODBYE, {}, 'wamp.close.normal']);
+				else if (i % 3 === 1) c.ws.close(1000);
+				else c.ws._socket.destroy();
+			});
+			await waitFor(async () => {
+				const x = await info(gw);
+				return x.sessions === base.sessions + 1 && x.registrations === base.registrations;
+			}, 10000, 'sessions and registrations back to the baseline');
+			// After GOODBYE the WebSocket may stay open (WAMP allows a new HELLO): close it.
+			await Promise.all(cs.map((c) => c.close()));
+		}
+		const outs = await within(Promise.all(pending), 10000);
+		assert.notEqual(outs, 'timeout', 'pending calls on vanished callees never failed');
+		assert.deepEqual([...new Set(outs.map((o) => o.error))], ['wamp.error.canceled']);
+		await caller.end();
+		await waitFor(async () => {
+			const x = await info(gw);
+			return x.sessions === base.sessions && x.subscriptions === base.subscriptions &&
+				x.registrations === base.registrations && x.ws_connections === base.ws_connections;
+		}, 10000, async () => `counts back to ${JSON.stringify(base)}`);
+	} finally {
+		await stopClean(gw);
+	}
+});
