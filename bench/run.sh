@@ -682,8 +682,10 @@ row "/publish p99 latency (ms)" wrk.p99_ms ""
 row "/publish non-2xx responses" wrk.non2xx "0"
 fi
 if wants_wamp; then
-	row "wamp idle: RSS per session at $BIG (KiB)" widle_per_sess_kib "<= 16 (abs); Crossbar ~19 KB"
-	row "wamp idle: sessions still open at the end" widle_open "$BIG"
+	if want wampidle; then
+		row "wamp idle: RSS per session at $BIG (KiB)" widle_per_sess_kib "<= 16 (abs); Crossbar ~19 KB"
+		row "wamp idle: sessions still open at the end" widle_open "$BIG"
+	fi
 	for spec in "wfan${SMALL}_sat $SMALL saturation wampfan1k" "wfan${BIG}_sat $BIG saturation wampfan10k" \
 		    "wfan${BIG}_fixed $BIG 10/s wamplat"; do
 		set -- $spec
@@ -756,7 +758,11 @@ echo "- Switchboard: ${SBVER:-?} (git $SBGIT), $SB_THREADS busy loop thread(s), 
 echo "- nchan: worker_processes $SB_THREADS, nchan_message_buffer_length 1000, nchan_subscriber_first_message newest."
 echo "- Packages: $VERSIONS."
 echo "- Limits: $LIMITS."
-echo "- Fan-out: 4 publisher connections; fixed rate 10 events/s for $((DURATION * 2)) s; saturation for $DURATION s with at most 4 events not yet delivered to every subscriber. wrk: -t2 -c$WRK_CONNS -d${WRK_DURATION}s. Replay: 1000 published, $REPLAY_CLIENTS clients resume 500 back, 1000 published live on $REPLAY_PUBCONNS connections. Whole run: ${ELAPSED} s."
+if wants_sse; then
+	echo "- Fan-out: 4 publisher connections; fixed rate 10 events/s for $((DURATION * 2)) s; saturation for $DURATION s with at most 4 events not yet delivered to every subscriber. wrk: -t2 -c$WRK_CONNS -d${WRK_DURATION}s. Replay: 1000 published, $REPLAY_CLIENTS clients resume 500 back, 1000 published live on $REPLAY_PUBCONNS connections. Whole run: ${ELAPSED} s."
+else
+	echo "- Whole run: ${ELAPSED} s."
+fi
 if wants_wamp; then
 	echo "- WAMP: Switchboard sessions on /ws (wamp.2.json, realm1); nchan reference: raw WebSocket subscribers (nchan_subscriber websocket, same publishing by POST). Fan-out publishers: ${WAMP_PUBS// / and } (WAMP: one session, PUBLISH acknowledge + exclude_me; the nchan column is always POST); saturation window 4, $DURATION s; fixed 10 events/s for $((DURATION * 2)) s. rpc: one callee, one caller, $DURATION s. /call: wrk -t2 -c$WRK_CONNS -d${WRK_DURATION}s against one WAMP callee. Load generator: bench/wampload.c (one thread, libwebsockets client on libuv)."
 fi
