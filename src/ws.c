@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <libwebsockets.h>
 
@@ -130,10 +132,24 @@ static void enqueue(struct ws_conn *c, struct wamp_frame *f)
 	mark_dirty(c);
 }
 
+/* TCP_CORK on or off: while on, the kernel gathers what we send into
+ * full segments; turning it off sends the rest at once. */
+static void set_cork(struct ws_conn *c, int on)
+{
+	setsockopt(lws_get_socket_fd(c->wsi), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+}
+
 /* Writes queued frames while the socket takes them whole.  Returns -1 if
- * the connection failed. */
+ * the connection failed.  lws sends each frame with its own send(); with
+ * several frames queued the socket is corked meanwhile, so they leave in
+ * one segment and the receiving side (on loopback, charged to us) handles
+ * one packet instead of one per frame. */
 static int write_queue(struct ws_conn *c)
 {
+	bool is_corked = c->count > 1;
+	int rc = 0;
+	if (is_corked)
+		set_cork(c, 1);
 	while (c->count && !lws_partial_buffered(c->wsi)) {
 		struct wamp_frame *f = c->queue[c->head];
 		int n = lws_write(c->wsi, wamp_frame_payload(f), f->len,
@@ -141,12 +157,16 @@ static int write_queue(struct ws_conn *c)
 		c->head = (c->head + 1) % c->cap;
 		c->count--;
 		wamp_frame_unref(f);
-		if (n < 0)
-			return -1;
+		if (n < 0) {
+			rc = -1;
+			break;
+		}
 	}
-	if (c->count || (c->is_closing && !c->is_close_sent))
+	if (is_corked)
+		set_cork(c, 0);
+	if (!rc && (c->count || (c->is_closing && !c->is_close_sent)))
 		lws_callback_on_writable(c->wsi);
-	return 0;
+	return rc;
 }
 
 static void on_flush(uv_idle_t *idle)
