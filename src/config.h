@@ -72,8 +72,8 @@ struct sb_path {
 
 	/* websocket (queue_limit above: outgoing messages per session) */
 	size_t max_message_size;   /* bytes; default 1048576 */
-	int auto_ping_interval_ms; /* ping an idle peer; 0 = never (default) */
-	int auto_ping_timeout_ms;  /* then hang up after this; 0 = interval */
+	int auto_ping_interval_ms; /* ping an idle peer; 0 = never; default 30000 */
+	int auto_ping_timeout_ms;  /* then hang up after this; default 10000 */
 	char *webhook_topic;       /* webhook: topic to publish on */
 };
 
