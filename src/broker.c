@@ -310,8 +310,10 @@ static struct event *event_from_publish(struct broker *b, struct session *s, con
 		ev->publisher_authid = xstrdup(s->authid);
 		ev->publisher_authrole = xstrdup(s->authrole);
 	}
-	if (has_audience(options))
+	if (has_audience(options)) {
 		ev->audience = json_incref((json_t *)options);
+		ev->is_live_only = true;   /* private to the sessions it names */
+	}
 	return ev;
 }
 

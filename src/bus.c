@@ -266,7 +266,6 @@ static void deliver_wildcards(struct bus *bus, struct wnode *n, const char *rest
 static void fan_out(struct bus *bus, struct event *ev)
 {
 	struct bus_realm *r = realm_get(bus, ev->realm, 0);
-	bus->delivered_seq = ev->seq;
 	bus->stats.published++;
 	if (!r)
 		return;
@@ -285,8 +284,10 @@ static void fan_out(struct bus *bus, struct event *ev)
 static void stored(void *ctx, int err)
 {
 	struct pending *p = ctx;
-	if (err == 0)
+	if (err == 0) {
+		p->bus->delivered_seq = p->ev->seq;
 		fan_out(p->bus, p->ev);
+	}
 	else
 		p->bus->stats.failed++;
 	if (p->done)
@@ -304,6 +305,12 @@ void bus_publish(struct bus *bus, struct event *ev, bus_published_fn done, void 
 		history_append(bus->history, ev, stored, p);
 	else
 		stored(p, 0);
+}
+
+void bus_publish_live(struct bus *bus, struct event *ev)
+{
+	ev->is_live_only = true;
+	fan_out(bus, ev);
 }
 
 uint64_t bus_delivered_seq(const struct bus *bus)

@@ -53,6 +53,11 @@ void bus_unsubscribe(struct bus *bus, struct bus_sub *sub);
 /* Publish ev (the bus takes its own reference).  done may be NULL. */
 void bus_publish(struct bus *bus, struct event *ev, bus_published_fn done, void *ctx);
 
+/* Delivers ev at once, outside the sequence: no number, no history, no
+ * SSE (router meta events, which need no order with other events and must
+ * reach subscribers before the session they announce can act). */
+void bus_publish_live(struct bus *bus, struct event *ev);
+
 /* Sequence number of the last event delivered to subscribers: everything
  * up to it is in history, everything after it will be delivered live. */
 uint64_t bus_delivered_seq(const struct bus *bus);

@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 
 #include "gateway.h"
+#include "meta.h"
 #include "router.h"
 #include "uri.h"
 #include "util.h"
@@ -382,6 +383,8 @@ void dealer_call(struct dealer *d, struct session *s, const json_t *msg)
 		return;
 	}
 	if (!session_authorize(s, ACL_CALL, WAMP_CALL, request, procedure))
+		return;
+	if (!strncmp(procedure, "wamp.", 5) && meta_call(s, msg))
 		return;
 	struct registration *r = route(d, procedure);
 	if (!r) {

@@ -35,10 +35,11 @@ struct event {
 	char *publisher_authid, *publisher_authrole;
 	bool disclose_publisher;
 	bool exclude_publisher;  /* PUBLISH exclude_me (default true) */
-	/* PUBLISH options holding exclude/eligible lists, or NULL.  Such a
-	 * targeted event reaches only the WAMP sessions it names: history
-	 * does not store it and SSE clients never see it. */
+	/* PUBLISH options holding exclude/eligible lists, or NULL. */
 	json_t *audience;
+	/* Delivered live to WAMP sessions only: history does not store it and
+	 * SSE clients never see it (targeted events, meta events). */
+	bool is_live_only;
 };
 
 /* New event, refcount 1.  Copies realm, topic and sse_event (may be NULL);

@@ -211,8 +211,8 @@ static int write_batch(struct history *h, struct job *jobs, size_t n)
 	for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
 		const struct event *ev = jobs[i].ev;
 		sqlite3_stmt *st = h->insert;
-		if (ev->audience)
-			continue;          /* targeted: live delivery only */
+		if (ev->is_live_only)
+			continue;
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)ev->seq);
 		sqlite3_bind_text(st, 2, ev->realm, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, ev->topic, -1, SQLITE_STATIC);

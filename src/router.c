@@ -18,6 +18,7 @@
 #include "dealer.h"
 #include "gateway.h"
 #include "log.h"
+#include "meta.h"
 #include "uri.h"
 #include "util.h"
 
@@ -39,11 +40,11 @@ static const struct sb_role trusted_role = {"trusted", &trusted_permission, 1};
 
 static const char *const session_features_broker[] = {
 	"publisher_identification", "pattern_based_subscription", "publisher_exclusion",
-	"subscriber_blackwhite_listing", NULL,
+	"subscriber_blackwhite_listing", "session_meta_api", NULL,
 };
 static const char *const session_features_dealer[] = {
 	"caller_identification", "pattern_based_registration", "shared_registration",
-	"progressive_call_results", "call_canceling", "call_timeout", NULL,
+	"progressive_call_results", "call_canceling", "call_timeout", "session_meta_api", NULL,
 };
 
 /* ---- router ------------------------------------------------------------------ */
@@ -291,7 +292,7 @@ static char *random_authid(void)
 }
 
 static void enter_realm(struct session *s, struct realm *realm, const struct sb_role *role,
-			const char *authid)
+			const char *authid, const char *authmethod)
 {
 	struct router *r = s->router;
 	list_remove(&r->pending, s);
@@ -303,6 +304,7 @@ static void enter_realm(struct session *s, struct realm *realm, const struct sb_
 	s->role = role;
 	s->authrole = xstrdup(role->name);
 	s->authid = authid ? xstrdup(authid) : random_authid();
+	s->authmethod = authmethod;
 	s->state = SESSION_ESTABLISHED;
 	list_insert(&realm->sessions, s);
 	realm->n_sessions++;
@@ -319,6 +321,7 @@ static void leave_realm(struct session *s)
 	broker_session_left(realm->broker, s);
 	dealer_session_left(realm->dealer, s);
 	list_remove(&realm->sessions, s);
+	meta_session_left(s);
 	realm->n_sessions--;
 	r->gw->stats.wamp_sessions--;
 	map_remove(&r->by_id, (const char *)&s->id, sizeof s->id);
@@ -393,16 +396,17 @@ static void on_hello(struct session *s, json_t *msg)
 		return;
 	}
 	read_features(s, details);
-	enter_realm(s, realm, role, NULL);
+	enter_realm(s, realm, role, NULL, "anonymous");
 	log_msg(LOG_DEBUG, "wamp", "%s: session %llu joined realm %s as %s", s->peer,
 		(unsigned long long)s->id, realm_name, role->name);
 	json_t *roles = json_pack("{s:o, s:o}", "broker", feature_dict(session_features_broker),
 				  "dealer", feature_dict(session_features_dealer));
 	session_send(s, json_pack("[i, I, {s:s, s:s, s:s, s:s, s:s, s:s, s:o}]", WAMP_WELCOME,
 				  (json_int_t)s->id, "realm", realm_name, "authid", s->authid,
-				  "authrole", s->authrole, "authmethod", "anonymous",
+				  "authrole", s->authrole, "authmethod", s->authmethod,
 				  "authprovider", "static", "agent", "Switchboard-" PACKAGE_VERSION,
 				  "roles", roles));
+	meta_session_joined(s);
 }
 
 struct session *router_session_join(struct router *r, const struct session_ops *ops,
@@ -415,7 +419,8 @@ struct session *router_session_join(struct router *r, const struct session_ops *
 		return NULL;
 	struct session *s = session_alloc(r, ops, transport, WAMP_INTERNAL, authid);
 	list_insert(&r->pending, s);
-	enter_realm(s, realm, role, authid);
+	enter_realm(s, realm, role, authid, "internal");
+	meta_session_joined(s);
 	return s;
 }
 

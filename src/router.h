@@ -67,6 +67,7 @@ struct session {
 	struct realm *realm;       /* NULL until WELCOME */
 	const struct sb_role *role;
 	char *authid, *authrole;
+	const char *authmethod;    /* "anonymous", or "internal" for in-process */
 	enum session_state state;
 	enum wamp_serializer serializer;  /* WAMP_INTERNAL for in-process */
 	const struct session_ops *ops;

@@ -125,8 +125,9 @@ static void on_event(void *ctx, struct event *ev)
 {
 	struct sse_client *c = ctx;
 	struct gateway *gw = c->hub->gw;
-	if (c->is_replaying || c->is_cut || c->is_ended || ev->seq <= c->cursor || ev->audience)
-		return;                    /* replay reads it; overlapping topics; targeted */
+	if (c->is_replaying || c->is_cut || c->is_ended || ev->seq <= c->cursor ||
+	    ev->is_live_only)
+		return;                    /* replay reads it; overlapping topics; WAMP only */
 	if (c->count >= c->limit) {
 		c->is_cut = true;
 		gw->stats.sse_cuts++;

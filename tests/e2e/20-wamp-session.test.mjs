@@ -41,13 +41,14 @@ const ROLES = {
 	broker: {
 		features: {
 			publisher_identification: true, pattern_based_subscription: true,
-			publisher_exclusion: true, subscriber_blackwhite_listing: true,
+			publisher_exclusion: true, subscriber_blackwhite_listing: true, session_meta_api: true,
 		},
 	},
 	dealer: {
 		features: {
 			caller_identification: true, pattern_based_registration: true, shared_registration: true,
 			progressive_call_results: true, call_canceling: true, call_timeout: true,
+			session_meta_api: true,
 		},
 	},
 };
