@@ -88,12 +88,24 @@ static const char *find_header(const char *head, size_t len, const char *name, s
 	return NULL;
 }
 
+/* True if the comma-separated header value v lists token (any case):
+ * "wamp.2.json.batched" does not list "wamp.2.json". */
 static bool has_token(const char *v, size_t vlen, const char *token)
 {
 	size_t tlen = strlen(token);
-	for (size_t i = 0; v && i + tlen <= vlen; i++)
-		if (!strncasecmp(v + i, token, tlen))
+	const char *end = v + vlen;
+	while (v && v < end) {
+		while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
+			v++;
+		const char *item = v;
+		while (v < end && *v != ',')
+			v++;
+		const char *item_end = v;
+		while (item_end > item && (item_end[-1] == ' ' || item_end[-1] == '\t'))
+			item_end--;
+		if ((size_t)(item_end - item) == tlen && !strncasecmp(item, token, tlen))
 			return true;
+	}
 	return false;
 }
 

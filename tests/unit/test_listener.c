@@ -43,6 +43,12 @@ static const struct {
 	 "head without its blank line waits"},
 	{"GET /ws HTTP/1.1\n" "Upgrade: websocket\nSec-WebSocket-Protocol: wamp.2.json\n\n",
 	 ROUTE_TO_WEBSOCKET, "bare LF line ends"},
+	{"GET /ws HTTP/1.1\r\n" UPGRADE "Sec-WebSocket-Protocol: wamp.2.cbor, wamp.2.msgpack\r\n\r\n",
+	 ROUTE_TO_WEBSOCKET, "msgpack offered second"},
+	{"GET /ws HTTP/1.1\r\n" UPGRADE "Sec-WebSocket-Protocol: wamp.2.json.batched\r\n\r\n",
+	 ROUTE_TO_HTTP, "a subprotocol that only starts like wamp.2.json"},
+	{"GET /ws HTTP/1.1\r\nUpgrade: h2c, websocket\r\nSec-WebSocket-Protocol: wamp.2.json\r\n\r\n",
+	 ROUTE_TO_WEBSOCKET, "websocket in an Upgrade list"},
 	{"", ROUTE_INCOMPLETE, "nothing yet"},
 };
 
