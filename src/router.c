@@ -186,26 +186,16 @@ void session_send(struct session *s, json_t *msg)
 	s->ops->send(s, msg);
 }
 
-static json_t *vformat_args(const char *fmt, va_list ap)
-{
-	char message[1024];
-	if (!fmt)
-		return json_array();
-	vsnprintf(message, sizeof message, fmt, ap);
-	return json_pack("[s]", message);
-}
-
 void session_error(struct session *s, int type, uint64_t request, const char *uri,
 		   const char *fmt, ...)
 {
+	char message[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	json_t *args = vformat_args(fmt, ap);
+	vsnprintf(message, sizeof message, fmt, ap);
 	va_end(ap);
-	json_t *msg = json_pack("[i, i, I, {}, s]", WAMP_ERROR, type, (json_int_t)request, uri);
-	wamp_append_payload(msg, args, NULL);
-	json_decref(args);
-	session_send(s, msg);
+	session_send(s, json_pack("[i, i, I, {}, s, [s]]", WAMP_ERROR, type, (json_int_t)request,
+				  uri, message));
 }
 
 static const char *action_name(enum acl_action action)
@@ -361,48 +351,51 @@ static void read_features(struct session *s, const json_t *details)
 	s->features.callee_progress = wamp_opt_true(callee, "progressive_call_results");
 }
 
-static void on_hello(struct session *s, json_t *msg)
+/* Checks a HELLO and picks the realm and role; NULL after an ABORT.  The
+ * one place a session is admitted (authentication plugs in here). */
+static const struct sb_role *admit(struct session *s, const json_t *msg, struct realm **realm)
 {
 	const char *realm_name = json_string_value(json_array_get(msg, 1));
 	json_t *details = json_array_get(msg, 2);
 	json_t *methods = json_object_get(details, "authmethods");
-	if (!uri_is_valid(realm_name)) {
-		protocol_violation(s, "HELLO realm is not a valid URI");
-		return;
-	}
-	if (!roles_are_valid(json_object_get(details, "roles"))) {
-		protocol_violation(s, "HELLO.Details.roles must be a dict of role names to dicts");
-		return;
-	}
-	struct realm *realm = find_realm(s->router, realm_name);
-	if (!realm) {
-		router_abort(s, "wamp.error.no_such_realm", 1000, "no realm \"%s\" exists on this "
-			     "router", realm_name);
-		return;
-	}
 	bool offers_anonymous = !json_array_size(methods);
 	for (size_t i = 0; i < json_array_size(methods); i++)
 		offers_anonymous |= !strcmp(json_string_value(json_array_get(methods, i)) ?: "",
 					    "anonymous");
-	if (!offers_anonymous) {
+	if (!uri_is_valid(realm_name)) {
+		protocol_violation(s, "HELLO realm is not a valid URI");
+	} else if (!roles_are_valid(json_object_get(details, "roles"))) {
+		protocol_violation(s, "HELLO.Details.roles must be a dict of role names to dicts");
+	} else if (!(*realm = find_realm(s->router, realm_name))) {
+		router_abort(s, "wamp.error.no_such_realm", 1000, "no realm \"%s\" exists on this "
+			     "router", realm_name);
+	} else if (!offers_anonymous) {
 		router_abort(s, "wamp.error.no_auth_method", 1000, "this transport only offers "
 			     "anonymous authentication");
-		return;
-	}
-	const struct sb_role *role = find_role(realm, s->anonymous_role);
-	if (!role) {
+	} else {
+		const struct sb_role *role = find_role(*realm, s->anonymous_role);
+		if (role)
+			return role;
 		router_abort(s, "wamp.error.no_such_role", 1000, "role \"%s\" does not exist on "
 			     "realm \"%s\"", s->anonymous_role, realm_name);
-		return;
 	}
-	read_features(s, details);
+	return NULL;
+}
+
+static void on_hello(struct session *s, json_t *msg)
+{
+	struct realm *realm = NULL;
+	const struct sb_role *role = admit(s, msg, &realm);
+	if (!role)
+		return;
+	read_features(s, json_array_get(msg, 2));
 	enter_realm(s, realm, role, NULL, "anonymous");
 	log_msg(LOG_DEBUG, "wamp", "%s: session %llu joined realm %s as %s", s->peer,
-		(unsigned long long)s->id, realm_name, role->name);
+		(unsigned long long)s->id, realm->cfg->name, role->name);
 	json_t *roles = json_pack("{s:o, s:o}", "broker", feature_dict(session_features_broker),
 				  "dealer", feature_dict(session_features_dealer));
 	session_send(s, json_pack("[i, I, {s:s, s:s, s:s, s:s, s:s, s:s, s:o}]", WAMP_WELCOME,
-				  (json_int_t)s->id, "realm", realm_name, "authid", s->authid,
+				  (json_int_t)s->id, "realm", realm->cfg->name, "authid", s->authid,
 				  "authrole", s->authrole, "authmethod", s->authmethod,
 				  "authprovider", "static", "agent", "Switchboard-" PACKAGE_VERSION,
 				  "roles", roles));

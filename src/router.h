@@ -126,7 +126,7 @@ uint64_t router_next_id(struct router *r);    /* subscription/registration ids *
 /* The established session with this id, or NULL (it has left). */
 struct session *router_find_session(struct router *r, uint64_t id);
 
-/* Sends [8, type, request, {}, uri, [message]] (message may be NULL). */
+/* Sends [8, type, request, {}, uri, [message]]. */
 void session_error(struct session *s, int type, uint64_t request, const char *uri,
 		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
