@@ -360,6 +360,26 @@ static uint64_t next_invocation_id(struct session *callee)
 	return callee->last_invocation_id;
 }
 
+/* A call record, linked from both ends; its timeout runs from now. */
+static struct call *call_new(struct dealer *d, struct session *caller, uint64_t request,
+			     struct session *callee, const json_t *options)
+{
+	struct call *c = xcalloc(1, sizeof *c);
+	c->dealer = d;
+	c->caller = caller;
+	c->request = request;
+	c->callee = callee;
+	c->invocation = next_invocation_id(callee);
+	c->receive_progress = wamp_opt_true(options, "receive_progress") &&
+			      callee->features.callee_progress;
+	c->timeout_ms = json_integer_value(json_object_get(options, "timeout"));
+	map_put(&caller->calls, (const char *)&request, sizeof request, c);
+	map_put(&callee->invocations, (const char *)&c->invocation, sizeof c->invocation, c);
+	if (c->timeout_ms > 0)
+		start_timer(c);
+	return c;
+}
+
 void dealer_call(struct dealer *d, struct session *s, const json_t *msg)
 {
 	uint64_t request = wamp_id(msg, 1);
@@ -393,20 +413,7 @@ void dealer_call(struct dealer *d, struct session *s, const json_t *msg)
 		return;
 	}
 	struct callee *callee = pick_callee(r);
-	struct call *c = xcalloc(1, sizeof *c);
-	c->dealer = d;
-	c->caller = s;
-	c->request = request;
-	c->callee = callee->session;
-	c->invocation = next_invocation_id(c->callee);
-	c->receive_progress = wamp_opt_true(options, "receive_progress") &&
-			      c->callee->features.callee_progress;
-	c->timeout_ms = json_integer_value(timeout);
-	map_put(&s->calls, (const char *)&request, sizeof request, c);
-	map_put(&c->callee->invocations, (const char *)&c->invocation, sizeof c->invocation, c);
-	if (c->timeout_ms > 0)
-		start_timer(c);
-
+	struct call *c = call_new(d, s, request, callee->session, options);
 	json_t *details = invocation_details(r, callee, s, options, procedure, c->receive_progress);
 	json_t *inv = json_pack("[i, I, I, o]", WAMP_INVOCATION, (json_int_t)c->invocation,
 				(json_int_t)r->id, details);
