@@ -27,6 +27,10 @@
 #include "uri.h"
 #include "util.h"
 
+/* Calls one callee may have in flight (answered or not, orphaned or not):
+ * a callee that never answers must not grow memory without bound. */
+#define DEALER_MAX_INVOCATIONS 10000
+
 enum invoke_policy { INVOKE_SINGLE, INVOKE_ROUNDROBIN, INVOKE_RANDOM, INVOKE_FIRST, INVOKE_LAST };
 
 static const char *const invoke_names[] = {"single", "roundrobin", "random", "first", "last", NULL};
@@ -413,6 +417,12 @@ void dealer_call(struct dealer *d, struct session *s, const json_t *msg)
 		return;
 	}
 	struct callee *callee = pick_callee(r);
+	if (callee->session->invocations.count >= DEALER_MAX_INVOCATIONS) {
+		session_error(s, WAMP_CALL, request, "wamp.error.unavailable", "the callee of %s "
+			      "has %d calls in flight, the most one callee may have; try again later",
+			      procedure, DEALER_MAX_INVOCATIONS);
+		return;
+	}
 	struct call *c = call_new(d, s, request, callee->session, options);
 	json_t *details = invocation_details(r, callee, s, options, procedure, c->receive_progress);
 	json_t *inv = json_pack("[i, I, I, o]", WAMP_INVOCATION, (json_int_t)c->invocation,

@@ -1,4 +1,4 @@
-/* Test that the WAMP router survives anything peers send: a dozen sessions
+/* Test the WAMP router's bounds, then that it survives anything peers send: a dozen sessions
  * on the embedded default realm exchange tens of thousands of random,
  * mostly well-formed messages (every type a peer may send, options from
  * the spec and junk, ids of real and vanished requests, URIs valid and
@@ -48,7 +48,7 @@ struct peer {
 static struct peer peers[N_PEERS];
 static struct {
 	unsigned sent, after_close, malformed, results, errors, events, invocations, aborts,
-		timeouts, canceled, violations;
+		timeouts, canceled, violations, unavailable;
 } seen;
 
 /* ---- what the router may send ------------------------------------------- */
@@ -83,6 +83,7 @@ static bool router_message_ok(struct peer *p, const json_t *m)
 		const char *uri = json_string_value(json_array_get(m, 4));
 		seen.timeouts += uri && !strcmp(uri, "wamp.error.timeout");
 		seen.canceled += uri && !strcmp(uri, "wamp.error.canceled");
+		seen.unavailable += uri && !strcmp(uri, "wamp.error.unavailable");
 		json_int_t type = json_integer_value(json_array_get(m, 1));
 		return uri && (type == WAMP_PUBLISH || type == WAMP_SUBSCRIBE || type == WAMP_UNSUBSCRIBE ||
 			       type == WAMP_CALL || type == WAMP_REGISTER || type == WAMP_UNREGISTER) &&
@@ -300,6 +301,27 @@ static void connect_peer(struct router *r, struct peer *p)
 					     roll(2), "progressive_call_results", 1));
 }
 
+/* A callee that takes calls and never answers holds at most 10,000 of them;
+ * the next caller is told the callee is unavailable, and when the callee
+ * goes every waiting caller hears it. */
+static void test_pending_limit(struct router *r)
+{
+	struct peer *callee = &peers[0], *caller = &peers[1];
+	connect_peer(r, callee);
+	connect_peer(r, caller);
+	memset(&seen, 0, sizeof seen);
+	router_receive(callee->session, json_pack("[i, i, {}, s]", WAMP_REGISTER, 1, "com.stuck"));
+	for (int i = 1; i <= 10001; i++)
+		router_receive(caller->session, json_pack("[i, i, {}, s]", WAMP_CALL, i, "com.stuck"));
+	ok(seen.invocations == 10000 && seen.unavailable == 1,
+	   "10,000 calls in flight to one callee, the 10,001st is unavailable (%u invocations, "
+	   "%u unavailable)", seen.invocations, seen.unavailable);
+	router_session_gone(callee->session);
+	ok(seen.canceled == 10000, "the callee leaving cancels every waiting call (%u)", seen.canceled);
+	router_session_gone(caller->session);
+	memset(&seen, 0, sizeof seen);
+}
+
 int main(void)
 {
 	struct gateway gw = {0};
@@ -314,6 +336,8 @@ int main(void)
 	gw.cfg = &cfg;
 	gw.bus = bus_new(NULL);
 	gw.router = router_new(&gw);
+
+	test_pending_limit(gw.router);
 
 	for (int i = 0; i < N_PEERS; i++)
 		connect_peer(gw.router, &peers[i]);
