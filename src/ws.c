@@ -35,6 +35,10 @@
 
 _Static_assert(LWS_PRE <= WAMP_FRAME_HEADROOM, "frames need LWS_PRE bytes of headroom");
 
+/* Bytes one peer's queue may pin, whatever queue_limit allows: 1,024
+ * queued 1 MiB results would otherwise be a gigabyte. */
+#define WS_QUEUE_BYTES_MAX (16u << 20)
+
 struct ws_server {
 	struct gateway *gw;
 	struct lws_context *context;
@@ -57,6 +61,7 @@ struct ws_conn {
 	char peer[64];
 	struct wamp_frame **queue;     /* ring of frames to send */
 	size_t head, count, cap;
+	size_t queued_bytes;           /* payload bytes those frames pin */
 	struct buf rx;                 /* a message arriving in pieces */
 	bool is_dirty, is_closing, is_close_sent, is_dropped, is_rx_oversized;
 	unsigned short close_code;
@@ -82,12 +87,14 @@ static void queue_push(struct ws_conn *c, struct wamp_frame *f)
 		c->cap = cap;
 	}
 	c->queue[(c->head + c->count++) % c->cap] = wamp_frame_ref(f);
+	c->queued_bytes += f->len;
 }
 
 static void queue_clear(struct ws_conn *c)
 {
 	for (; c->count; c->count--, c->head = (c->head + 1) % c->cap)
 		wamp_frame_unref(c->queue[c->head]);
+	c->queued_bytes = 0;
 	free(c->queue);
 	c->queue = NULL;
 	c->cap = 0;
@@ -113,9 +120,9 @@ static void drop(struct ws_conn *c)
 {
 	c->is_dropped = true;
 	c->ws->gw->stats.ws_overflows++;
-	log_msg(LOG_WARN, "ws", "%s: %zu messages queued, the peer is not reading fast enough; "
-		"disconnecting it (raise the websocket path's options.queue_limit if the client "
-		"is just bursty)", c->peer, c->count);
+	log_msg(LOG_WARN, "ws", "%s: %zu messages (%zu bytes) queued, the peer is not reading "
+		"fast enough; disconnecting it (raise the websocket path's options.queue_limit if "
+		"the client is just bursty)", c->peer, c->count, c->queued_bytes);
 	queue_clear(c);
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
@@ -124,7 +131,8 @@ static void enqueue(struct ws_conn *c, struct wamp_frame *f)
 {
 	if (c->is_dropped || c->is_close_sent)
 		return;
-	if (c->count >= c->path->queue_limit && !c->is_closing) {
+	if ((c->count >= c->path->queue_limit || c->queued_bytes >= WS_QUEUE_BYTES_MAX) &&
+	    !c->is_closing) {
 		drop(c);
 		return;
 	}
@@ -156,6 +164,7 @@ static int write_queue(struct ws_conn *c)
 				  f->is_binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
 		c->head = (c->head + 1) % c->cap;
 		c->count--;
+		c->queued_bytes -= f->len;
 		wamp_frame_unref(f);
 		if (n < 0) {
 			rc = -1;

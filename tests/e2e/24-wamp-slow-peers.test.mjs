@@ -106,6 +106,38 @@ test('a subscriber that stops reading is cut past queue_limit; the other gets ev
 	}
 });
 
+test('a subscriber that stops reading is cut at 16 MiB queued, even under queue_limit', { timeout: 90000 }, async () => {
+	// Test the byte bound: on /roomy (queue_limit 1024) a paused subscriber
+	// gets 256 KiB events; 1024 of them would pin 256 MiB, but the gateway
+	// cuts it once 16 MiB are queued (plus what the kernel buffers), long
+	// before the message count matters, and logs the bytes.
+	const gw = await startGateway({ config: config() });
+	try {
+		const huge = 'h'.repeat(256 * 1024);
+		const slow = await rawSession(gw, { path: '/roomy' });
+		await rawSubscribe(slow, 'com.example.huge');
+		const pub = await rawSession(gw, { path: '/roomy' });
+		slow.ws._socket.pause();
+		let sent = 0;
+		let cut = false;
+		while (sent < 300 && !cut) {
+			for (let k = 0; k < 8; k++) {
+				const req = pub.reqId();
+				pub.send([T.PUBLISH, req, { acknowledge: true }, 'com.example.huge', [++sent], { huge }]);
+				assert.deepEqual((await pub.next(20000)).slice(0, 2), [T.PUBLISHED, req]);
+			}
+			cut = (await info(gw)).ws_connections < 2;
+		}
+		assert.ok(cut, `not cut after ${sent} events of 256 KiB`);
+		assert.ok(sent < 200, `cut only after ${sent} events (${sent / 4} MiB): the byte bound did not act`);
+		assert.ok(gw.log().split('\n').some((l) => /127\.0\.0\.1/.test(l) && /\d{7,} bytes\) queued/.test(l)),
+			'the cut is logged with the peer and the bytes queued');
+		await pub.close();
+	} finally {
+		await stopClean(gw);
+	}
+});
+
 test('a callee that stops reading is cut; its pending calls fail with wamp.error.canceled', { timeout: 90000 }, async () => {
 	// Test a raw callee (/ws, queue_limit 16) that pauses its socket while an
 	// Autobahn|JS caller (/roomy, default queue_limit: the ERRORs for all its
