@@ -31,6 +31,8 @@ after(async () => { await stopClean(gw); });
 const SESSION_KEYS = ['authid', 'authmethod', 'authprovider', 'authrole', 'realm', 'session', 'transport'];
 
 test('on_join carries the new session\'s details; on_leave its id, authid and authrole', async () => {
+	// Test that a watcher sees a guest join with its WELCOME facts and leave
+	// with [id, authid, authrole], and never sees its own join.
 	const watcher = await connectAutobahn(gw);
 	const joins = [], leaves = [];
 	await watcher.subscribe('wamp.session.on_join', (args) => joins.push(args[0]));
@@ -57,7 +59,8 @@ test('on_join carries the new session\'s details; on_leave its id, authid and au
 });
 
 test('a subscriber sees its own on_join never, a session joining later always', async () => {
-	// A client subscribing right after WELCOME must not race its own join.
+	// Test that on_join is delivered at once: a client subscribing right after
+	// WELCOME does not get its own join, and gets the next session's.
 	const a = await connectAutobahn(gw);
 	const seen = [];
 	await a.subscribe('wamp.session.on_join', (args) => seen.push(args[0].session));
@@ -69,6 +72,8 @@ test('a subscriber sees its own on_join never, a session joining later always', 
 });
 
 test('count, list and get, with and without an authrole filter', async () => {
+	// Test that count/list see exactly the realm's sessions, filtered by
+	// authrole, get returns one session's details, and errors are WAMP errors.
 	const a = await connectAutobahn(gw);
 	const g1 = await connectAutobahn(gw, { path: '/guest' });
 	const g2 = await connectAutobahn(gw, { path: '/guest' });
@@ -99,6 +104,7 @@ test('count, list and get, with and without an authrole filter', async () => {
 });
 
 test('POST /call reaches the meta procedures as the HTTP caller session', async () => {
+	// Test that the HTTP caller can use the meta procedures like any session.
 	const a = await connectAutobahn(gw);
 	const r = await postJson(gw, '/call', { procedure: 'wamp.session.get', args: [a.id] });
 	assert.equal(r.status, 200);
@@ -110,7 +116,7 @@ test('POST /call reaches the meta procedures as the HTTP caller session', async 
 });
 
 test('meta events are neither stored nor sent to SSE clients', async () => {
-	// One stream on both the meta topics and a sentinel topic: per-stream
+	// Test that meta events stay WAMP-only. One stream on both the meta topics and a sentinel topic: per-stream
 	// order means a meta event sent to SSE would arrive before the sentinel.
 	const query = { topic: ['wamp.session.on_join', 'wamp.session.on_leave', 'com.example.meta.sentinel'] };
 	const sse = await openSseLive(gw, query);
