@@ -148,9 +148,20 @@ static json_t *binary_string(const char *raw, size_t len)
 	return s;
 }
 
+/* JavaScript's undefined as msgpackr (wampy) writes it: fixext 1, type 0,
+ * data 0.  Read as JSON.stringify would: a dict key with it is left out,
+ * elsewhere it is null. */
+static bool is_js_undefined(const msgpack_object *o)
+{
+	return o->type == MSGPACK_OBJECT_EXT && o->via.ext.type == 0 && o->via.ext.size == 1 &&
+	       o->via.ext.ptr[0] == 0;
+}
+
 /* msgpack object -> json_t; NULL for what JSON cannot carry. */
 static json_t *unpack_value(const msgpack_object *o)
 {
+	if (is_js_undefined(o))
+		return json_null();
 	switch (o->type) {
 	case MSGPACK_OBJECT_NIL:
 		return json_null();
@@ -183,6 +194,8 @@ static json_t *unpack_value(const msgpack_object *o)
 		json_t *m = json_object();
 		for (uint32_t i = 0; i < o->via.map.size; i++) {
 			const msgpack_object_kv *kv = &o->via.map.ptr[i];
+			if (kv->key.type == MSGPACK_OBJECT_STR && is_js_undefined(&kv->val))
+				continue;
 			json_t *v = kv->key.type == MSGPACK_OBJECT_STR ? unpack_value(&kv->val) : NULL;
 			if (!v || json_object_setn_new(m, kv->key.via.str.ptr, kv->key.via.str.size, v)) {
 				json_decref(m);

@@ -659,12 +659,12 @@ test('a 700 KB msgpack bin reaches a JSON subscriber as one "\\u0000"+base64 str
 	for (const c of [j, m, mp]) await c.close();
 });
 
-test('wampy with msgpack publishes to an Autobahn|JS JSON subscriber and calls a JSON callee', async () => {
+test('wampy with msgpack publishes to an Autobahn|JS JSON subscriber, subscribes, and calls a JSON callee', async () => {
 	// Test the wampy MsgpackSerializer (msgpackr) against the router: its
-	// publications and calls cross to JSON sessions unchanged. (wampy's
-	// SUBSCRIBE options carry `undefined` values, which msgpackr encodes as an
-	// extension type; the router rightly refuses those, so wampy+msgpack cannot
-	// subscribe without a fix on the client side.)
+	// publications and calls cross to JSON sessions unchanged, and it can
+	// subscribe although its SUBSCRIBE options carry `undefined` values
+	// (msgpackr writes them as fixext type 0; the router reads them as
+	// JSON.stringify would: the key is left out).
 	const js = await connectAutobahn(gw);
 	const got = await jsSub(js, 'com.example.wampy.mp');
 	await js.register('com.example.wampy.mp.add', (args, kwargs) => new autobahn.Result([args[0] + args[1]], kwargs));
@@ -674,6 +674,12 @@ test('wampy with msgpack publishes to an Autobahn|JS JSON subscriber and calls a
 	assert.deepEqual([got[0].args, got[0].kwargs], [[1, 'x', [true]], { n: -5 }]);
 	const r = await w.call('com.example.wampy.mp.add', { argsList: [40, 2], argsDict: { z: 2.5 } });
 	assert.deepEqual([r.argsList, r.argsDict], [[42], { z: 2.5 }]);
+
+	const wgot = [];
+	await w.subscribe('com.example.wampy.mp.back', (e) => wgot.push(e));
+	await js.publish('com.example.wampy.mp.back', ['from', 'json'], { k: 1 }, { acknowledge: true });
+	await waitFor(() => wgot.length === 1, 5000, 'the JSON event at the wampy msgpack subscriber');
+	assert.deepEqual([wgot[0].argsList, wgot[0].argsDict], [['from', 'json'], { k: 1 }]);
 	await w.end();
 	await js.end();
 });

@@ -59,6 +59,23 @@ static void test_binary(void)
 	msgpack_sbuffer_destroy(&sbuf);
 }
 
+/* wampy (msgpackr) sends JavaScript's undefined as fixext 1 type 0. */
+static void test_js_undefined(void)
+{
+	/* [32, 1, {"match": undefined, "x": 1}, "a", [undefined]] */
+	static const unsigned char packed[] = {
+		0x95, 0x20, 0x01, 0x82, 0xa5, 'm', 'a', 't', 'c', 'h', 0xd4, 0x00, 0x00,
+		0xa1, 'x', 0x01, 0xa1, 'a', 0x91, 0xd4, 0x00, 0x00,
+	};
+	char err[256];
+	json_t *msg = wamp_decode(WAMP_MSGPACK, packed, sizeof packed, err, sizeof err);
+	char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+	is_str(text ? text : err, "[32,1,{\"x\":1},\"a\",[null]]",
+	       "undefined: a dict key is left out, a list item is null");
+	free(text);
+	json_decref(msg);
+}
+
 static void test_decode_errors(void)
 {
 	char err[256];
@@ -140,6 +157,7 @@ int main(void)
 {
 	test_roundtrips();
 	test_binary();
+	test_js_undefined();
 	test_decode_errors();
 	test_shapes();
 	test_payload();
