@@ -257,6 +257,16 @@ void broker_unsubscribe(struct broker *b, struct session *s, const json_t *msg)
 	session_send(s, json_pack("[i, I]", WAMP_UNSUBSCRIBED, (json_int_t)request));
 }
 
+bool broker_subscription(const struct broker *b, uint64_t id, const char **uri, int *match)
+{
+	const struct subscription *sub = map_get(&b->by_id, (const char *)&id, sizeof id);
+	if (!sub)
+		return false;
+	*uri = sub->uri;
+	*match = (int)sub->match;
+	return true;
+}
+
 void broker_session_left(struct broker *b, struct session *s)
 {
 	while (s->n_subscriptions)

@@ -10,7 +10,9 @@
 #ifndef SB_BROKER_H
 #define SB_BROKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -25,6 +27,10 @@ void broker_free(struct broker *b);
 void broker_publish(struct broker *b, struct session *s, const json_t *msg);
 void broker_subscribe(struct broker *b, struct session *s, const json_t *msg);
 void broker_unsubscribe(struct broker *b, struct session *s, const json_t *msg);
+
+/* The URI and match policy of subscription id, borrowed; false if the
+ * realm has no such subscription. */
+bool broker_subscription(const struct broker *b, uint64_t id, const char **uri, int *match);
 
 /* Drops every subscription of s. */
 void broker_session_left(struct broker *b, struct session *s);

@@ -594,7 +594,7 @@ static bool filter_matches(const struct history_filter *f, const char *realm, co
 
 /* Exact topics use the (realm, topic, seq) index; patterns scan by seq. */
 static sqlite3_stmt *replay_query(struct history *h, const struct history_filter *f,
-				  uint64_t after, uint64_t upto, size_t limit)
+				  uint64_t after, uint64_t upto, size_t limit, bool newest_first)
 {
 	struct buf sql = {0};
 	buf_appendf(&sql, "SELECT seq, pub_id, time_ms, realm, topic, sse_event, payload "
@@ -605,7 +605,7 @@ static sqlite3_stmt *replay_query(struct history *h, const struct history_filter
 			buf_appendf(&sql, "%s?%zu", i ? "," : "", i + 4);
 		buf_appendf(&sql, ")");
 	}
-	buf_appendf(&sql, " ORDER BY seq LIMIT %zu", limit);
+	buf_appendf(&sql, " ORDER BY seq%s LIMIT %zu", newest_first ? " DESC" : "", limit);
 
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(h->rdb, sql.data, -1, &st, NULL) != SQLITE_OK) {
@@ -624,6 +624,23 @@ static sqlite3_stmt *replay_query(struct history *h, const struct history_filter
 	return st;
 }
 
+/* Hands the query's current row to fn as an event if it matches f;
+ * returns 1 if it did. */
+static int row_event(sqlite3_stmt *st, const struct history_filter *f, history_row_fn fn,
+		     void *ctx)
+{
+	const char *realm = (const char *)sqlite3_column_text(st, 3);
+	const char *topic = (const char *)sqlite3_column_text(st, 4);
+	if (f->match != URI_EXACT && !filter_matches(f, realm, topic))
+		return 0;
+	fn(ctx, event_from_row((uint64_t)sqlite3_column_int64(st, 0),
+			       (uint64_t)sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+			       realm, topic, (const char *)sqlite3_column_text(st, 6),
+			       (size_t)sqlite3_column_bytes(st, 6),
+			       (const char *)sqlite3_column_text(st, 5)));
+	return 1;
+}
+
 uint64_t history_replay(struct history *h, const struct history_filter *f,
 			uint64_t after, uint64_t upto, size_t max,
 			history_row_fn fn, void *ctx)
@@ -631,32 +648,34 @@ uint64_t history_replay(struct history *h, const struct history_filter *f,
 	if (after >= upto)
 		return upto;
 	size_t limit = f->match == URI_EXACT ? max : REPLAY_SCAN_LIMIT;
-	sqlite3_stmt *st = replay_query(h, f, after, upto, limit);
+	sqlite3_stmt *st = replay_query(h, f, after, upto, limit, false);
 	if (!st)
 		return upto;
 	size_t scanned = 0, matched = 0;
 	uint64_t covered = after;
 	int rc;
 	while (matched < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
-		const char *realm = (const char *)sqlite3_column_text(st, 3);
-		const char *topic = (const char *)sqlite3_column_text(st, 4);
 		scanned++;
-		covered = seq;
-		if (f->match != URI_EXACT && !filter_matches(f, realm, topic))
-			continue;
-		matched++;
-		fn(ctx, event_from_row(seq, (uint64_t)sqlite3_column_int64(st, 1),
-				       sqlite3_column_int64(st, 2), realm, topic,
-				       (const char *)sqlite3_column_text(st, 6),
-				       (size_t)sqlite3_column_bytes(st, 6),
-				       (const char *)sqlite3_column_text(st, 5)));
+		covered = (uint64_t)sqlite3_column_int64(st, 0);
+		matched += row_event(st, f, fn, ctx);
 	}
 	sqlite3_finalize(st);
 	/* Covered the whole range unless a limit stopped us early. */
 	if (matched < max && scanned < limit)
 		covered = upto;
 	return covered;
+}
+
+size_t history_latest(struct history *h, const struct history_filter *f, size_t max,
+		      history_row_fn fn, void *ctx)
+{
+	size_t limit = f->match == URI_EXACT ? max : REPLAY_SCAN_LIMIT;
+	sqlite3_stmt *st = replay_query(h, f, 0, INT64_MAX, limit, true);
+	size_t matched = 0;
+	while (st && matched < max && sqlite3_step(st) == SQLITE_ROW)
+		matched += row_event(st, f, fn, ctx);
+	sqlite3_finalize(st);
+	return matched;
 }
 
 uint64_t history_trimmed_seq(struct history *h, const struct history_filter *f)

@@ -67,6 +67,12 @@ uint64_t history_replay(struct history *h, const struct history_filter *f,
 			uint64_t after, uint64_t upto, size_t max,
 			history_row_fn fn, void *ctx);
 
+/* Calls fn (which takes ownership) for the newest stored events that
+ * match f, newest first, at most max of them (patterns look at the newest
+ * few thousand rows only).  Returns how many. */
+size_t history_latest(struct history *h, const struct history_filter *f, size_t max,
+		      history_row_fn fn, void *ctx);
+
 /* Highest sequence retention removed from topics matching f (0 = none). */
 uint64_t history_trimmed_seq(struct history *h, const struct history_filter *f);
 

@@ -1,12 +1,14 @@
-/* meta.c - WAMP session meta API (see meta.h). */
+/* meta.c - WAMP meta API (see meta.h). */
 #include "meta.h"
 
 #include <string.h>
 
+#include "broker.h"
 #include "bus.h"
 #include "config.h"
 #include "event.h"
 #include "gateway.h"
+#include "history.h"
 #include "router.h"
 
 static json_t *session_details(const struct session *s)
@@ -95,6 +97,55 @@ static void get_session(struct session *s, uint64_t request, const json_t *id)
 		result(s, request, session_details(o));
 }
 
+/* One stored event as Crossbar's event history shows it (without the
+ * publisher's identity, which history does not keep), plus its sequence
+ * number, the position an SSE client would resume from. */
+static void add_history_item(void *ctx, struct event *ev)
+{
+	json_t *items = ctx;
+	json_t *payload = json_loadb(ev->payload, ev->payload_len, JSON_ALLOW_NUL, NULL);
+	json_t *item = json_pack("{s:I, s:s, s:I, s:s, s:I}", "time_ns",
+				 (json_int_t)ev->time_ms * 1000000, "realm", ev->realm,
+				 "publication", (json_int_t)ev->pub_id, "topic", ev->topic,
+				 "seq", (json_int_t)ev->seq);
+	json_object_set(item, "args", json_object_get(payload, "args") ?: json_array());
+	json_object_set(item, "kwargs", json_object_get(payload, "kwargs") ?: json_object());
+	json_array_append_new(items, item);
+	json_decref(payload);
+	event_unref(ev);
+}
+
+/* wamp.subscription.get_events(subscription, limit=10): the newest stored
+ * events the subscription matches, newest first (Crossbar's order). */
+static void get_events(struct session *s, uint64_t request, const json_t *args,
+		       const json_t *kwargs)
+{
+	json_t *id = json_array_get(args, 0);
+	json_t *limit = json_object_get(kwargs, "limit") ?: json_array_get(args, 1);
+	struct history *h = router_gateway(s->router)->history;
+	const char *uri;
+	int match;
+	if (limit && !(json_is_integer(limit) && json_integer_value(limit) >= 1 &&
+		       json_integer_value(limit) <= 1000)) {
+		session_error(s, WAMP_CALL, request, "wamp.error.invalid_argument",
+			      "limit must be a whole number from 1 to 1000");
+	} else if (!json_is_integer(id) || !broker_subscription(s->realm->broker,
+			(uint64_t)json_integer_value(id), &uri, &match)) {
+		session_error(s, WAMP_CALL, request, "wamp.error.no_such_subscription",
+			      "no subscription with this id on realm \"%s\"", s->realm->cfg->name);
+	} else if (!h) {
+		session_error(s, WAMP_CALL, request, "wamp.error.history_unavailable",
+			      "this router keeps no event history");
+	} else if (session_authorize(s, ACL_SUBSCRIBE, WAMP_CALL, request, uri)) {
+		char *topics[1] = {(char *)uri};
+		struct history_filter f = {s->realm->cfg->name, topics, 1, (enum uri_match)match};
+		json_t *items = json_array();
+		history_latest(h, &f, limit ? (size_t)json_integer_value(limit) : 10,
+			       add_history_item, items);
+		result(s, request, items);
+	}
+}
+
 bool meta_call(struct session *s, const json_t *msg)
 {
 	uint64_t request = wamp_id(msg, 1);
@@ -106,6 +157,8 @@ bool meta_call(struct session *s, const json_t *msg)
 		list_sessions(s, request, json_array_get(args, 0), false);
 	else if (!strcmp(procedure, "wamp.session.get"))
 		get_session(s, request, json_array_get(args, 0));
+	else if (!strcmp(procedure, "wamp.subscription.get_events"))
+		get_events(s, request, args, wamp_kwargs(msg, 4));
 	else
 		return false;
 	return true;

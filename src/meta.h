@@ -1,6 +1,7 @@
-/* meta.h - the WAMP session meta API, answered by the router itself:
- * the wamp.session.on_join / on_leave events and the wamp.session.count,
- * list and get procedures (what Crossbar users build presence lists on).
+/* meta.h - the WAMP meta API, answered by the router itself: the
+ * wamp.session.on_join / on_leave events and the wamp.session.count, list
+ * and get procedures (what Crossbar users build presence lists on), and
+ * wamp.subscription.get_events, served from the SQLite history.
  *
  * Meta events go through the bus at once, outside the history sequence
  * (bus_publish_live): never stored, never sent to SSE clients.

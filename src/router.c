@@ -40,7 +40,7 @@ static const struct sb_role trusted_role = {"trusted", &trusted_permission, 1};
 
 static const char *const session_features_broker[] = {
 	"publisher_identification", "pattern_based_subscription", "publisher_exclusion",
-	"subscriber_blackwhite_listing", "session_meta_api", NULL,
+	"subscriber_blackwhite_listing", "session_meta_api", "event_history", NULL,
 };
 static const char *const session_features_dealer[] = {
 	"caller_identification", "pattern_based_registration", "shared_registration",

@@ -42,6 +42,7 @@ const ROLES = {
 		features: {
 			publisher_identification: true, pattern_based_subscription: true,
 			publisher_exclusion: true, subscriber_blackwhite_listing: true, session_meta_api: true,
+			event_history: true,
 		},
 	},
 	dealer: {

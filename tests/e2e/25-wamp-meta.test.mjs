@@ -1,7 +1,7 @@
-// 25-wamp-meta: the session meta API the router answers itself:
+// 25-wamp-meta: the meta API the router answers itself:
 // wamp.session.on_join / on_leave events (delivered at once, never stored or
-// sent to SSE) and wamp.session.count / list / get, over Autobahn|JS and
-// POST /call.
+// sent to SSE), wamp.session.count / list / get, over Autobahn|JS and
+// POST /call, and wamp.subscription.get_events from the SQLite history.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,11 +16,18 @@ function config() {
 	const cfg = makeConfig({
 		paths: {
 			guest: { type: 'websocket', auth: { anonymous: { type: 'static', role: 'guest' } } },
+			reader: { type: 'websocket', auth: { anonymous: { type: 'static', role: 'reader' } } },
 		},
 	});
 	cfg.workers[0].realms[0].roles.push({
 		name: 'guest',
 		permissions: [{ uri: '', match: 'prefix', allow: { call: true, subscribe: true } }],
+	}, {
+		name: 'reader',
+		permissions: [
+			{ uri: '', match: 'prefix', allow: { call: true, subscribe: true } },
+			{ uri: 'com.example.secret.', match: 'prefix', allow: { call: true } },
+		],
 	});
 	return cfg;
 }
@@ -136,4 +143,69 @@ test('meta events are neither stored nor sent to SSE clients', async () => {
 	await replay.waitEvents(1);
 	assert.deepEqual(replay.events.map((e) => e.json.topic), ['com.example.meta.sentinel']);
 	replay.close();
+});
+
+test('wamp.subscription.get_events: newest first from history, limit, patterns, across a restart', async () => {
+	// Test that a WAMP client can fetch what a subscription missed from the
+	// SQLite history: newest first with Crossbar's item shape (plus seq),
+	// limit honoured, a prefix subscription sees every matching topic,
+	// targeted (eligible) events are not there, and after a gateway restart
+	// the events published before it are still there.
+	const g = await startGateway({ config: config() });
+	try {
+		let s = await connectAutobahn(g);
+		const exact = await s.subscribe('com.example.hist.a', () => {});
+		for (let i = 1; i <= 4; i++) {
+			await s.publish('com.example.hist.a', [i], { i }, { acknowledge: true });
+			await s.publish('com.example.hist.b', [i * 10], {}, { acknowledge: true });
+		}
+		await s.publish('com.example.hist.a', ['private'], {}, { acknowledge: true, eligible: [s.id] });
+
+		const three = await s.call('wamp.subscription.get_events', [exact.id], { limit: 3 });
+		assert.deepEqual(three.map((e) => e.args), [[4], [3], [2]]);
+		assert.deepEqual(three.map((e) => e.kwargs), [{ i: 4 }, { i: 3 }, { i: 2 }]);
+		const e = three[0];
+		assert.deepEqual(Object.keys(e).sort(), ['args', 'kwargs', 'publication', 'realm', 'seq', 'time_ns', 'topic']);
+		assert.equal(e.topic, 'com.example.hist.a');
+		assert.equal(e.realm, 'realm1');
+		assert.ok(three[0].seq > three[1].seq && three[1].seq > three[2].seq, 'newest first by seq');
+		assert.ok(Math.abs(e.time_ns / 1e6 - Date.now()) < 60000, `time_ns is now-ish: ${e.time_ns}`);
+
+		const prefix = await s.subscribe('com.example.hist.', () => {}, { match: 'prefix' });
+		const all = await s.call('wamp.subscription.get_events', [prefix.id], { limit: 100 });
+		assert.deepEqual(all.map((x) => x.args[0]), [40, 4, 30, 3, 20, 2, 10, 1]);
+
+		const missing = await settle(s.call('wamp.subscription.get_events', [424242]));
+		assert.equal(missing.error, 'wamp.error.no_such_subscription');
+		const bad = await settle(s.call('wamp.subscription.get_events', [exact.id], { limit: 0 }));
+		assert.equal(bad.error, 'wamp.error.invalid_argument');
+		await s.end();
+
+		await g.restart();
+		s = await connectAutobahn(g);
+		const again = await s.subscribe('com.example.hist.a', () => {});
+		const after = await s.call('wamp.subscription.get_events', [again.id]);
+		assert.deepEqual(after.map((x) => x.args[0]), [4, 3, 2, 1]);
+		await s.end();
+	} finally {
+		await stopClean(g);
+	}
+});
+
+test('get_events needs permission to subscribe to the subscription\'s topic', async () => {
+	// Test that history never leaks past permissions: a guest-only role that
+	// may call but not subscribe under com.example.secret gets not_authorized
+	// for a subscription another session made there.
+	const owner = await connectAutobahn(gw);
+	const sub = await owner.subscribe('com.example.secret.x', () => {});
+	await owner.publish('com.example.secret.x', ['hidden'], {}, { acknowledge: true });
+	const reader = await connectAutobahn(gw, { path: '/reader' });
+	const r = await settle(reader.call('wamp.subscription.get_events', [sub.id]));
+	assert.equal(r.ok, false);
+	assert.equal(r.error, 'wamp.error.not_authorized');
+	assert.ok(!JSON.stringify(r).includes('hidden'));
+	const mine = await owner.call('wamp.subscription.get_events', [sub.id]);
+	assert.deepEqual(mine.map((x) => x.args), [['hidden']]);
+	await reader.end();
+	await owner.end();
 });
