@@ -154,7 +154,8 @@ static const struct session_ops peer_ops = {peer_send, peer_send_frame, peer_clo
 
 static const char *const uris[] = {
 	"com.a", "com.a.b", "com.b", "com.a.b.c", "com.a", "com.a.b", "com.b", "com",
-	"wamp.session.count", "wamp.session.get", "wamp.x", "com..b", "", "a b", "com.a.",
+	"wamp.session.count", "wamp.session.get", "wamp.subscription.get_events", "wamp.x",
+	"com..b", "", "a b", "com.a.",
 	"com.a\xc3",
 };
 
