@@ -348,6 +348,13 @@ test_idle() {	# target
 	grep -v '^RESULT' "$out" >&2
 }
 
+# A tool's RESULT line on stdout; the rest of its output goes to the log,
+# indented. Fails when the tool printed no RESULT.
+tool_result() {	# output-file
+	sed 's/^/  /' "$1" | grep -v RESULT >&2
+	grep '^RESULT' "$1"
+}
+
 test_fanout() {	# target key subs rate
 	local t=$1 key=$2 n=$3 rate=$4 port pids c0 c1 out res args
 	ensure_up "$t" "fanout $key" || return
@@ -362,9 +369,7 @@ test_fanout() {	# target key subs rate
 	"$LOAD" fanout --target "$t" --port "$port" --topic "$key" -n "$n" $args \
 		--quiet >"$out" 2>&1
 	c1=$(cpu_ticks $pids)
-	res=$(grep '^RESULT' "$out")
-	sed 's/^/  /' "$out" | grep -v RESULT >&2
-	if [ -z "$res" ]; then NOTES+=("$t $key: no result (see log above)"); return; fi
+	res=$(tool_result "$out") || { NOTES+=("$t $key: no result (see log above)"); return; }
 	local f
 	for f in dps losses dups p50_ms p99_ms max_ms events established deliveries reorder ended pubfail \
 		first_p50_ms first_p99_ms last_p50_ms last_p99_ms; do
@@ -382,9 +387,7 @@ test_replay() {	# target
 	out=$TMP/replay.$t.out
 	"$LOAD" replay --target "$t" --port "$port" --topic replay --count 1000 --back 500 \
 		--clients "$REPLAY_CLIENTS" --live 1000 --pubconns "$REPLAY_PUBCONNS" --quiet >"$out" 2>&1
-	res=$(grep '^RESULT' "$out")
-	sed 's/^/  /' "$out" | grep -v RESULT >&2
-	if [ -z "$res" ]; then NOTES+=("$t replay: no result"); return; fi
+	res=$(tool_result "$out") || { NOTES+=("$t replay: no result"); return; }
 	for f in exact established short missing dups unexpected disorder connect_s replayed_s complete_s unknown expired; do
 		R[$t.replay.$f]=$(kv "$res" $f)
 	done
@@ -484,9 +487,7 @@ test_wampfan() {	# target key sessions rate publisher(http|wamp)
 	"$WLOAD" fanout --target "$t" --port "$port" --topic "${key}_$pub" -n "$n" --pub "$pub" $args \
 		--quiet >"$out" 2>&1
 	c1=$(cpu_ticks $pids)
-	res=$(grep '^RESULT' "$out")
-	sed 's/^/  /' "$out" | grep -v RESULT >&2
-	if [ -z "$res" ]; then NOTES+=("$t $key ($pub publisher): no result (see log above)"); return; fi
+	res=$(tool_result "$out") || { NOTES+=("$t $key ($pub publisher): no result (see log above)"); return; }
 	for f in dps losses dups p50_ms p99_ms max_ms events established deliveries reorder closed \
 		pubfail first_p50_ms first_p99_ms last_p50_ms last_p99_ms; do
 		R[$t.$key.$pub.$f]=$(kv "$res" $f)
@@ -508,9 +509,7 @@ test_rpc() {	# key in-flight
 	"$WLOAD" rpc --target switchboard --port "$port" --inflight "$k" --duration "$DURATION" \
 		--procedure "bench.$key" --quiet >"$out" 2>&1
 	c1=$(cpu_ticks $pids)
-	res=$(grep '^RESULT' "$out")
-	sed 's/^/  /' "$out" | grep -v RESULT >&2
-	if [ -z "$res" ]; then NOTES+=("switchboard $key: no result (see log above)"); return; fi
+	res=$(tool_result "$out") || { NOTES+=("switchboard $key: no result (see log above)"); return; }
 	for f in cps calls errors bad open p50_ms p99_ms max_ms; do
 		R[switchboard.$key.$f]=$(kv "$res" $f)
 	done

@@ -200,22 +200,11 @@ static bool has_subscriber(const struct subscription *sub, const struct session 
 	return false;
 }
 
-/* Reads options.match; -1 after answering an ERROR. */
-static int match_option(struct session *s, int type, uint64_t request, const json_t *options)
-{
-	json_t *v = json_object_get(options, "match");
-	int match = v ? uri_match_parse(json_string_value(v) ?: "") : URI_EXACT;
-	if (match < 0)
-		session_error(s, type, request, "wamp.error.invalid_argument",
-			      "options.match must be \"exact\", \"prefix\" or \"wildcard\"");
-	return match;
-}
-
 void broker_subscribe(struct broker *b, struct session *s, const json_t *msg)
 {
 	uint64_t request = wamp_id(msg, 1);
 	const char *uri = json_string_value(json_array_get(msg, 3));
-	int match = match_option(s, WAMP_SUBSCRIBE, request, json_array_get(msg, 2));
+	int match = session_match_option(s, WAMP_SUBSCRIBE, request, json_array_get(msg, 2));
 	if (match < 0)
 		return;
 	if (!uri_pattern_is_valid(uri, match)) {

@@ -182,14 +182,12 @@ static int option_index(struct session *s, int type, uint64_t request, const jso
 	return -1;
 }
 
-static const char *const match_names[] = {"exact", "prefix", "wildcard", NULL};
-
 void dealer_register(struct dealer *d, struct session *s, const json_t *msg)
 {
 	uint64_t request = wamp_id(msg, 1);
 	const json_t *options = json_array_get(msg, 2);
 	const char *uri = json_string_value(json_array_get(msg, 3));
-	int match = option_index(s, WAMP_REGISTER, request, options, "match", match_names);
+	int match = session_match_option(s, WAMP_REGISTER, request, options);
 	int invoke = match < 0 ? -1 : option_index(s, WAMP_REGISTER, request, options,
 						   "invoke", invoke_names);
 	if (invoke < 0)

@@ -60,7 +60,7 @@ static void on_signal(uv_signal_t *s, int signum)
 	for (size_t i = 0; i < gw->n_listeners; i++)
 		listener_stop(gw->listeners[i]);
 	sse_hub_end_all(gw->sse);
-	ws_server_close_all(gw->ws);
+	router_shutdown(gw->router);        /* GOODBYE, then WebSocket close 1001 */
 	uv_timer_t *t = xmalloc(sizeof *t);
 	uv_timer_init(gw->loop, t);
 	t->data = gw;

@@ -198,6 +198,16 @@ void session_error(struct session *s, int type, uint64_t request, const char *ur
 				  uri, message));
 }
 
+int session_match_option(struct session *s, int type, uint64_t request, const json_t *options)
+{
+	json_t *v = json_object_get(options, "match");
+	int match = v ? uri_match_parse(json_string_value(v) ?: "") : URI_EXACT;
+	if (match < 0)
+		session_error(s, type, request, "wamp.error.invalid_argument",
+			      "options.match must be \"exact\", \"prefix\" or \"wildcard\"");
+	return match;
+}
+
 static const char *action_name(enum acl_action action)
 {
 	switch (action) {
@@ -297,7 +307,6 @@ static void enter_realm(struct session *s, struct realm *realm, const struct sb_
 	s->authmethod = authmethod;
 	s->state = SESSION_ESTABLISHED;
 	list_insert(&realm->sessions, s);
-	realm->n_sessions++;
 	r->gw->stats.wamp_sessions++;
 }
 
@@ -312,7 +321,6 @@ static void leave_realm(struct session *s)
 	dealer_session_left(realm->dealer, s);
 	list_remove(&realm->sessions, s);
 	meta_session_left(s);
-	realm->n_sessions--;
 	r->gw->stats.wamp_sessions--;
 	map_remove(&r->by_id, (const char *)&s->id, sizeof s->id);
 	list_insert(&r->pending, s);

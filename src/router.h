@@ -38,7 +38,6 @@ struct realm {
 	struct broker *broker;
 	struct dealer *dealer;
 	struct session *sessions;  /* established, doubly linked */
-	size_t n_sessions;
 };
 
 struct session_ops {
@@ -129,6 +128,10 @@ struct session *router_find_session(struct router *r, uint64_t id);
 /* Sends [8, type, request, {}, uri, [message]]. */
 void session_error(struct session *s, int type, uint64_t request, const char *uri,
 		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* SUBSCRIBE/REGISTER options.match as a uri_match (exact when absent), or
+ * -1 after answering ERROR wamp.error.invalid_argument. */
+int session_match_option(struct session *s, int type, uint64_t request, const json_t *options);
 
 /* True if the session's role allows action on uri; otherwise answers
  * ERROR wamp.error.not_authorized (when request != 0) and returns false. */

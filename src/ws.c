@@ -43,7 +43,6 @@ struct ws_server {
 	struct gateway *gw;
 	struct lws_context *context;
 	struct lws_vhost *vhost;
-	struct ws_conn *conns;         /* open WAMP connections */
 	struct ws_conn *dirty;         /* connections with frames to write */
 	uv_idle_t flusher;
 	lws_retry_bo_t keepalive;
@@ -52,7 +51,6 @@ struct ws_server {
 
 /* Per-connection state, allocated by lws (per_session_data_size). */
 struct ws_conn {
-	struct ws_conn *prev, *next;
 	struct ws_conn *next_dirty;
 	struct ws_server *ws;
 	struct lws *wsi;
@@ -63,7 +61,7 @@ struct ws_conn {
 	size_t head, count, cap;
 	size_t queued_bytes;           /* payload bytes those frames pin */
 	struct buf rx;                 /* a message arriving in pieces */
-	bool is_dirty, is_closing, is_close_sent, is_dropped, is_rx_oversized;
+	bool is_dirty, is_closing, is_close_sent, is_dropped;
 	unsigned short close_code;
 };
 
@@ -235,29 +233,18 @@ static const struct session_ops conn_ops = {conn_send, conn_send_frame, conn_clo
 
 /* ---- receiving ------------------------------------------------------------ */
 
-static void too_big(struct ws_conn *c, size_t size)
-{
-	c->is_rx_oversized = true;
-	buf_free(&c->rx);
-	router_abort(c->session, "wamp.error.payload_size_exceeded", 1009, "a message of %s%zu "
-		     "bytes exceeds this transport's max_message_size of %zu bytes",
-		     lws_is_final_fragment(c->wsi) ? "" : "at least ", size,
-		     c->path->max_message_size);
-}
-
 /* One piece of a message: whole messages go straight to the router, the
  * rest is gathered first (rx_buffer_size is small to keep idle memory
- * low, so anything over 1 KiB arrives in pieces). */
+ * low, so anything over 1 KiB arrives in pieces).  An oversized message
+ * ends the session; the connection then ignores its input (is_closing). */
 static void on_receive(struct ws_conn *c, const char *data, size_t len)
 {
 	bool is_last = lws_is_final_fragment(c->wsi) && !lws_remaining_packet_payload(c->wsi);
-	if (c->is_rx_oversized) {
-		c->is_rx_oversized = !is_last;   /* skip the rest of it */
-		return;
-	}
 	if (c->rx.len + len > c->path->max_message_size) {
-		too_big(c, c->rx.len + len);
-		c->is_rx_oversized = !is_last;
+		router_abort(c->session, "wamp.error.payload_size_exceeded", 1009, "a message of "
+			     "%s%zu bytes exceeds this transport's max_message_size of %zu bytes",
+			     is_last ? "" : "at least ", c->rx.len + len, c->path->max_message_size);
+		buf_free(&c->rx);
 		return;
 	}
 	if (is_last && !c->rx.len) {
@@ -284,10 +271,6 @@ static void on_established(struct ws_server *ws, struct ws_conn *c, struct lws *
 	c->wsi = wsi;
 	c->path = lws_get_opaque_user_data(wsi);
 	snprintf(c->peer, sizeof c->peer, "%s fd %d", ip, lws_get_socket_fd(wsi));
-	c->next = ws->conns;
-	if (c->next)
-		c->next->prev = c;
-	ws->conns = c;
 	c->session = router_session_new(ws->gw->router, &conn_ops, c, ser, c->peer,
 					c->path->role ? c->path->role : "anonymous");
 	ws->gw->stats.ws_connections++;
@@ -296,12 +279,6 @@ static void on_established(struct ws_server *ws, struct ws_conn *c, struct lws *
 
 static void on_closed(struct ws_server *ws, struct ws_conn *c)
 {
-	if (c->prev)
-		c->prev->next = c->next;
-	else if (ws->conns == c)
-		ws->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
 	if (c->is_dirty) {
 		struct ws_conn **p = &ws->dirty;
 		while (*p != c)
@@ -436,11 +413,6 @@ void ws_server_adopt(struct ws_server *ws, int fd, const struct sb_path *path)
 		return;
 	}
 	lws_set_opaque_user_data(wsi, (void *)path);
-}
-
-void ws_server_close_all(struct ws_server *ws)
-{
-	router_shutdown(ws->gw->router);
 }
 
 void ws_server_stop(struct ws_server *ws)

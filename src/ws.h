@@ -22,10 +22,6 @@ struct ws_server *ws_server_new(struct gateway *gw, char *err, size_t errlen);
  * on path (borrowed from the config: its options apply). */
 void ws_server_adopt(struct ws_server *ws, int fd, const struct sb_path *path);
 
-/* Says GOODBYE to every session and closes every WebSocket with a close
- * frame (1001 going away). */
-void ws_server_close_all(struct ws_server *ws);
-
 /* First half of destroying the lws context: lws starts closing its uv
  * handles, so the loop must run afterwards. */
 void ws_server_stop(struct ws_server *ws);

@@ -10,20 +10,12 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "roll.h"
 #include "tap.h"
 #include "util.h"
 
 #define ROUNDS 4000
 
-static uint64_t rng = 0x5eed;
-
-static unsigned roll(unsigned n)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (unsigned)(rng % n);
-}
 
 static json_t *random_value(void)
 {

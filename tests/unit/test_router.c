@@ -19,6 +19,7 @@
 #include "gateway.h"
 #include "log.h"
 #include "router.h"
+#include "roll.h"
 #include "tap.h"
 #include "util.h"
 #include "wamp.h"
@@ -26,15 +27,6 @@
 #define N_PEERS 12
 #define ROUNDS 100000
 
-static uint64_t rng = 0xfeed;
-
-static unsigned roll(unsigned n)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (unsigned)(rng % n);
-}
 
 struct peer {
 	struct session *session;
@@ -332,6 +324,7 @@ int main(void)
 		ok(false, "default config: %s", err);
 		return done_testing();
 	}
+	roll_state = 0xfeed;
 	log_threshold = LOG_ERROR;         /* thousands of ABORTs are expected */
 	gw.loop = uv_default_loop();
 	gw.cfg = &cfg;
