@@ -22,6 +22,7 @@
 #include "publish.h"
 #include "restcallee.h"
 #include "router.h"
+#include "signing.h"
 #include "sse.h"
 #include "util.h"
 #include "ws.h"
@@ -165,6 +166,7 @@ fail:
 done:
 	ws_server_free(gw->ws);            /* closes the last sessions */
 	publish_free_callers(gw);
+	signing_forget_nonces(gw);
 	router_free(gw->router);
 	bus_free(gw->bus);
 	free(gw->listeners);

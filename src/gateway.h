@@ -20,6 +20,7 @@ struct forwarder;
 struct history;
 struct httpclient;
 struct listener;
+struct nonce_log;
 struct restcallee;
 struct router;
 struct sse_hub;
@@ -49,6 +50,7 @@ struct gateway {
 	struct router *router;
 	struct map http_callers;       /* caller path -> publish.c's WAMP caller */
 	struct httpclient *httpclient; /* outgoing HTTP (REST callees, forwarders) */
+	struct nonce_log *nonces;      /* signing.c: nonces of signed requests */
 	struct restcallee **callees;   /* parallel to cfg->components; NULL = */
 	struct forwarder **forwarders; /* not that kind, or could not start */
 	struct listener **listeners;

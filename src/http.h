@@ -77,7 +77,8 @@ struct http_request {
 	const struct http_route *route;
 	const char *method;                /* borrowed from the adapter */
 	const char *path;                  /* percent-decoded, no query */
-	char peer[64];                     /* "127.0.0.1:5555" */
+	char peer[64];                     /* "127.0.0.1:5555", "[::1]:5555" */
+	bool is_secure;                    /* arrived over TLS */
 	struct buf body;
 	bool body_too_large;
 	struct http_response response;

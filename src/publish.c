@@ -8,7 +8,6 @@
  */
 #include "publish.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +19,9 @@
 #include "bus.h"
 #include "event.h"
 #include "gateway.h"
+#include "httpclient.h"
 #include "router.h"
+#include "signing.h"
 
 #define BAD_REQUEST "switchboard.error.bad_request"
 
@@ -160,9 +161,12 @@ static void published(void *ctx, struct event *ev, int err)
 	if (!req)
 		return;                /* stored all the same; nobody to tell */
 	if (is_webhook) {
+		const struct sb_path *path = req->route->path;
+		const char *text = err ? (path->error_response ? path->error_response : "NOT OK")
+				       : (path->success_response ? path->success_response : "OK");
 		req->response.status = err ? 500 : 202;
 		req->response.content_type = "text/plain; charset=utf-8";
-		buf_append(&req->response.body, err ? "NOT OK" : "OK", err ? 6 : 2);
+		buf_append(&req->response.body, text, strlen(text));
 	} else if (err)
 		http_error(req, 503, "switchboard.error.history_unavailable",
 			   "The event could not be stored in history; it was not published. "
@@ -191,7 +195,7 @@ static enum http_result publish_event(struct http_request *req, const char *topi
 
 enum http_result publish_handle(struct http_request *req)
 {
-	if (!check_request(req, true))
+	if (!check_request(req, true) || !signing_check(req))
 		return HTTP_DONE;
 	json_t *body = parse_body(req, "topic");
 	if (!body)
@@ -350,7 +354,7 @@ static enum http_result call_procedure(struct http_request *req, struct http_cal
 
 enum http_result publish_handle_call(struct http_request *req)
 {
-	if (!check_request(req, true))
+	if (!check_request(req, true) || !signing_check(req))
 		return HTTP_DONE;
 	json_t *body = parse_body(req, "procedure");
 	if (!body)
@@ -396,13 +400,7 @@ static void add_header(void *ctx, const char *name, const char *value)
 {
 	json_t *headers = ctx;
 	char canonical[256];
-	size_t i = 0;
-	for (bool upper = true; name[i] && i < sizeof canonical - 1; i++) {
-		canonical[i] = upper ? (char)toupper((unsigned char)name[i])
-				     : (char)tolower((unsigned char)name[i]);
-		upper = name[i] == '-';
-	}
-	canonical[i] = '\0';
+	httpclient_canonical_name(name, strlen(name), canonical, sizeof canonical);
 	json_t *values = json_object_get(headers, canonical);
 	if (!values)
 		json_object_set_new(headers, canonical, values = json_array());
@@ -412,7 +410,7 @@ static void add_header(void *ctx, const char *name, const char *value)
 
 enum http_result publish_handle_webhook(struct http_request *req)
 {
-	if (!check_request(req, false))
+	if (!check_request(req, false) || !signing_check_github(req))
 		return HTTP_DONE;
 	json_t *text = json_stringn(req->body.data ? req->body.data : "", req->body.len);
 	if (!text) {
