@@ -70,14 +70,14 @@ static int callee_baseurl(struct ctx *c, json_t *v, void *obj, const struct fiel
 	return store_http_url(c, v, &((struct sb_component *)obj)->baseurl, true);
 }
 
-#define TIMEOUTS(connect_default) \
-	INT("timeout", struct sb_component, timeout_ms, 0, 86400000, 30000), \
-	INT("connect_timeout", struct sb_component, connect_timeout_ms, 0, 600000, connect_default)
+#define TIMEOUTS(timeout_default) \
+	INT("timeout", struct sb_component, timeout_ms, 0, 86400000, timeout_default), \
+	INT("connect_timeout", struct sb_component, connect_timeout_ms, 0, 600000, 10000)
 
 static const struct field callee_extra_fields[] = {
 	REQ("procedure", T_STR, callee_procedure),
 	REQ("baseurl", T_STR, callee_baseurl),
-	TIMEOUTS(10000),
+	TIMEOUTS(30000),
 	END,
 };
 

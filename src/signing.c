@@ -88,8 +88,9 @@ void signing_forget_nonces(struct gateway *gw)
 
 /* ---- the signature --------------------------------------------------------------- */
 
-void signing_signature(const char *secret, const char *const *parts, size_t n_parts,
-		       const char *body, size_t body_len, char out[45])
+/* URL-safe base64 with padding of HMAC-SHA256(secret, parts... body). */
+static void signature(const char *secret, const char *const *parts, size_t n_parts,
+		      const char *body, size_t body_len, char out[45])
 {
 	struct buf message = {0};
 	for (size_t i = 0; i < n_parts; i++)
@@ -205,7 +206,7 @@ static bool signature_valid(struct http_request *req, const struct fields *f, in
 	    CRYPTO_memcmp(f->key, path->key, strlen(path->key)) != 0)
 		return reject(req, 401, NOT_AUTHORIZED, "REST bridge signature key not valid.", NULL);
 	char expected[45];
-	signing_signature(path->secret, values, 4, req->body.data ? req->body.data : "",
+	signature(path->secret, values, 4, req->body.data ? req->body.data : "",
 			  req->body.len, expected);
 	if (strlen(f->signature) != strlen(expected) ||
 	    CRYPTO_memcmp(f->signature, expected, strlen(expected)) != 0)

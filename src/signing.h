@@ -32,9 +32,4 @@ bool signing_check_github(struct http_request *req);
 /* Frees the nonces remembered for gw (at shutdown). */
 void signing_forget_nonces(struct gateway *gw);
 
-/* URL-safe base64 with padding of HMAC-SHA256(secret, parts...), into out
- * (at least 45 bytes).  Exposed for the unit test's vector. */
-void signing_signature(const char *secret, const char *const *parts, size_t n_parts,
-		       const char *body, size_t body_len, char out[45]);
-
 #endif
