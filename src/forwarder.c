@@ -335,6 +335,23 @@ static void forwarder_close(struct session *s, int code)
 
 static const struct session_ops forwarder_ops = {forwarder_receive, NULL, forwarder_close};
 
+/* Retention may have removed events the forwarder had not sent yet (its
+ * back end was down longer than history keeps them): say so once. */
+static void warn_if_expired(const struct forwarder *fw)
+{
+	const struct sb_component *cfg = fw->cfg;
+	for (size_t i = 0; i < cfg->n_subscriptions; i++) {
+		char *topic = cfg->subscriptions[i].topic;
+		struct history_filter f = {cfg->realm, &topic, 1, cfg->subscriptions[i].match};
+		uint64_t trimmed = history_trimmed_seq(fw->gw->history, &f);
+		if (trimmed > fw->cursor)
+			log_msg(LOG_WARN, "forwarder", "%s: events on %s after %llu up to %llu expired "
+				"from history before they were forwarded to %s; raise the history "
+				"retention for them", cfg->name, topic, (unsigned long long)fw->cursor,
+				(unsigned long long)trimmed, cfg->subscriptions[i].url);
+	}
+}
+
 struct forwarder *forwarder_start(struct gateway *gw, const struct sb_component *cfg)
 {
 	struct forwarder *fw = xcalloc(1, sizeof *fw);
@@ -368,6 +385,7 @@ struct forwarder *forwarder_start(struct gateway *gw, const struct sb_component 
 		fw->cursor = now;          /* a new forwarder starts from now */
 	fw->seen = fw->cursor;
 	fw->is_behind = fw->cursor < now;
+	warn_if_expired(fw);
 	log_msg(LOG_INFO, "forwarder", "%s: %zu subscription(s), %s at event %llu", cfg->name,
 		cfg->n_subscriptions, is_new ? "starting" : "resuming",
 		(unsigned long long)fw->cursor);
