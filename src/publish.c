@@ -20,6 +20,7 @@
 #include "event.h"
 #include "gateway.h"
 #include "httpclient.h"
+#include "log.h"
 #include "router.h"
 #include "signing.h"
 
@@ -152,6 +153,17 @@ static void publish_cancelled(struct http_request *req)
 	w->req = NULL;
 }
 
+/* Crossbar's webhook replies: plain text, 202 or 500. */
+static void webhook_reply(struct http_request *req, bool is_ok)
+{
+	const struct sb_path *path = req->route->path;
+	const char *text = is_ok ? (path->success_response ? path->success_response : "OK")
+				 : (path->error_response ? path->error_response : "NOT OK");
+	req->response.status = is_ok ? 202 : 500;
+	req->response.content_type = "text/plain; charset=utf-8";
+	buf_append(&req->response.body, text, strlen(text));
+}
+
 static void published(void *ctx, struct event *ev, int err)
 {
 	struct publish_wait *w = ctx;
@@ -160,14 +172,9 @@ static void published(void *ctx, struct event *ev, int err)
 	free(w);
 	if (!req)
 		return;                /* stored all the same; nobody to tell */
-	if (is_webhook) {
-		const struct sb_path *path = req->route->path;
-		const char *text = err ? (path->error_response ? path->error_response : "NOT OK")
-				       : (path->success_response ? path->success_response : "OK");
-		req->response.status = err ? 500 : 202;
-		req->response.content_type = "text/plain; charset=utf-8";
-		buf_append(&req->response.body, text, strlen(text));
-	} else if (err)
+	if (is_webhook)
+		webhook_reply(req, !err);
+	else if (err)
 		http_error(req, 503, "switchboard.error.history_unavailable",
 			   "The event could not be stored in history; it was not published. "
 			   "Retry later.");
@@ -417,8 +424,18 @@ enum http_result publish_handle_webhook(struct http_request *req)
 		http_error(req, 400, BAD_REQUEST, "Non-decodable request body, was not UTF-8.");
 		return HTTP_DONE;
 	}
+	const struct sb_path *path = req->route->path;
+	if (!acl_allows(gateway_path_role(req->gw, path), ACL_PUBLISH, path->webhook_topic)) {
+		/* Crossbar's webhook session fails to publish: error_response. */
+		log_msg(LOG_WARN, "publish", "%s: webhook %s: role %s may not publish to %s; allow "
+			"it in the role's permissions", req->peer, req->path, path->role,
+			path->webhook_topic);
+		json_decref(text);
+		webhook_reply(req, false);
+		return HTTP_DONE;
+	}
 	json_t *headers = json_object();
 	req->adapter->each_header(req, add_header, headers);
 	json_t *args = json_pack("[{s:o, s:o}]", "headers", headers, "body", text);
-	return publish_event(req, req->route->path->webhook_topic, args, NULL, NULL);
+	return publish_event(req, path->webhook_topic, args, NULL, NULL);
 }
