@@ -213,6 +213,20 @@ static char *build_url(const char *baseurl, const json_t *url, const json_t *par
 	return result;
 }
 
+/* Query parameters are strings (numbers and booleans are written out). */
+static bool params_valid(const json_t *params, char *why, size_t whylen)
+{
+	const char *key;
+	json_t *value;
+	json_object_foreach((json_t *)params, key, value) {
+		if (!json_is_string(value) && !json_is_number(value) && !json_is_boolean(value)) {
+			snprintf(why, whylen, "params.%.100s must be a string or a number", key);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* "Name: value" lines from {Name: [values]} (or {Name: value}).  Returns
  * false with why set for anything that is not a clean header. */
 static bool build_headers(const json_t *headers, struct curl_slist **out, char *why, size_t whylen)
@@ -266,6 +280,8 @@ static bool start_request(struct restcallee *rc, const json_t *inv, uint64_t inv
 		snprintf(why, whylen, "method \"%.50s\" is not an HTTP method", verb);
 		return false;
 	}
+	if (!params_valid(params, why, whylen))
+		return false;
 	char *full = build_url(rc->cfg->baseurl, url, params, why, whylen);
 	if (!full)
 		return false;
