@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config_keys.h"
+#include "tls.h"
 #include "util.h"
 
 /* Pretty-printed; what `switchboard init` writes and what runs without a
@@ -318,10 +319,87 @@ static int endpoint_version(struct ctx *c, json_t *v, void *obj, const struct fi
 	return 0;
 }
 
+/* A file of the tls object (key, certificate, dhparam): resolved against
+ * the config's directory into the char * at f->off. */
+static int tls_file(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	char **dst = (char **)((char *)obj + f->off);
+	if (!*json_string_value(v))
+		return keys_reject(c, "must not be empty");
+	free(*dst);
+	*dst = keys_resolve(c, json_string_value(v));
+	return 0;
+}
+
+/* A list of files (chain_certificates, ca_certificates), each resolved. */
+static int take_files(struct ctx *c, json_t *v, char ***list, size_t *n)
+{
+	if (keys_string_array(c, v, NULL) < 0)
+		return -1;
+	size_t i;
+	json_t *e;
+	json_array_foreach(v, i, e) {
+		if (!*json_string_value(e)) {
+			keys_push_index(c, i);
+			return keys_reject(c, "must not be empty");
+		}
+		*list = xrealloc(*list, (*n + 1) * sizeof(**list));
+		(*list)[(*n)++] = keys_resolve(c, json_string_value(e));
+	}
+	return 0;
+}
+
+static int tls_chain(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_tls *tls = obj;
+	return take_files(c, v, &tls->chain_certificates, &tls->n_chain_certificates);
+}
+
+static int tls_ca(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_tls *tls = obj;
+	return take_files(c, v, &tls->ca_certificates, &tls->n_ca_certificates);
+}
+
+static int tls_ciphers(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	return keys_take_string(c, v, &((struct sb_tls *)obj)->ciphers);
+}
+
+#define TLS_FILE(k, m, req) {.key = (k), .types = T_STR, .fn = tls_file, .required = (req), \
+			     .off = offsetof(struct sb_tls, m)}
+
+static const struct field tls_fields[] = {
+	TLS_FILE("key", key, true),
+	TLS_FILE("certificate", certificate, true),
+	FN("chain_certificates", T_ARR, tls_chain),
+	TLS_FILE("dhparam", dhparam, false),
+	FN("ciphers", T_STR, tls_ciphers),
+	FN("ca_certificates", T_ARR, tls_ca),
+	END,
+};
+
+/* Listening TLS: the files are read and checked now, so `check` and
+ * start-up fail on a missing file or a key that is not the
+ * certificate's, naming the key. */
 static int endpoint_tls(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return keys_reject(c, "TLS is not supported yet; terminate TLS in a reverse proxy "
-		    "in front of Switchboard and remove \"tls\"");
+	struct sb_endpoint *ep = obj;
+	ep->tls = xcalloc(1, sizeof(*ep->tls));
+	if (keys_parse_object(c, v, tls_fields, ep->tls) < 0)
+		return -1;
+	char msg[512], where[64];
+	if (tls_check(ep->tls, msg, sizeof(msg), where, sizeof(where)) == 0)
+		return 0;
+	const char *bracket = strchr(where, '[');    /* "chain_certificates[1]" */
+	if (bracket) {
+		where[bracket - where] = '\0';
+		keys_push(c, where);
+		keys_push_index(c, strtoul(bracket + 1, NULL, 10));
+	} else {
+		keys_push(c, where);
+	}
+	return keys_reject(c, "%s", msg);
 }
 
 static int endpoint_portrange(struct ctx *c, json_t *v, void *obj, const struct field *f)
@@ -761,11 +839,12 @@ static int web_paths(struct ctx *c, json_t *v, void *obj, const struct field *f)
 static const struct field web_options_fields[] = {
 	BOOL("access_log", struct sb_transport, access_log, 0),
 	F("display_tracebacks", T_BOOL),
-	F("hsts", T_BOOL),
-	F("hsts_max_age", T_INT),
+	BOOL("hsts", struct sb_transport, hsts, 0),
+	INT("hsts_max_age", struct sb_transport, hsts_max_age_s, 0, 1000000000, 31536000),
 	INT("client_timeout", struct sb_transport, client_timeout_s, 1, 86400, 60),
 	SIZE("max_connections", struct sb_transport, max_connections, 1, 1000000, 20000),
 	SIZE("connection_memory", struct sb_transport, connection_memory, 2048, 16 * MIB, 8192),
+	BOOL("http2", struct sb_transport, http2, 0),
 	END,
 };
 
@@ -1086,6 +1165,11 @@ static int cross_check(struct ctx *c)
 					    "no built-in role; add it to the realm's \"roles\")",
 					    p->role, p->realm);
 		}
+		if (t->http2 && !t->endpoint.tls) {
+			keys_set_path(c, "workers[%zu].transports[%zu].options.http2", w->worker, w->index);
+			return keys_reject(c, "HTTP/2 needs TLS (browsers speak it only over TLS): add "
+				    "\"tls\" to the endpoint or remove \"http2\"");
+		}
 		for (size_t j = 0; j < i; j++) {
 			const struct sb_transport *o = &cfg->transports[j];
 			if (o->endpoint.port != t->endpoint.port)
@@ -1274,6 +1358,23 @@ int config_write_starter(const char *dir, char *err, size_t errlen)
 
 /* ---- free and lookups --------------------------------------------------- */
 
+static void free_tls(struct sb_tls *tls)
+{
+	if (!tls)
+		return;
+	free(tls->key);
+	free(tls->certificate);
+	for (size_t i = 0; i < tls->n_chain_certificates; i++)
+		free(tls->chain_certificates[i]);
+	free(tls->chain_certificates);
+	free(tls->dhparam);
+	free(tls->ciphers);
+	for (size_t i = 0; i < tls->n_ca_certificates; i++)
+		free(tls->ca_certificates[i]);
+	free(tls->ca_certificates);
+	free(tls);
+}
+
 static void free_path(struct sb_path *p)
 {
 	free(p->name);
@@ -1315,6 +1416,7 @@ void config_free(struct sb_config *cfg)
 			free_path(&t->paths[j]);
 		free(t->paths);
 		free(t->endpoint.interface);
+		free_tls(t->endpoint.tls);
 	}
 	free(cfg->transports);
 	config_free_components(cfg);

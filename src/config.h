@@ -96,10 +96,24 @@ struct sb_path {
 
 enum sb_transport_type { SB_TRANSPORT_WEB, SB_TRANSPORT_WEBSOCKET };
 
+/* A listening endpoint's TLS files, Crossbar's keys; paths are absolute
+ * (relative ones were resolved against the config's directory). */
+struct sb_tls {
+	char *key;                 /* PEM private key, not passphrase-protected */
+	char *certificate;         /* PEM; certificates after the first are chain */
+	char **chain_certificates; /* PEM files completing the chain, in order */
+	size_t n_chain_certificates;
+	char *dhparam;             /* PEM DH parameters; NULL = OpenSSL's built-in */
+	char *ciphers;             /* OpenSSL cipher string (TLS 1.2); NULL = default */
+	char **ca_certificates;    /* set: clients must present a certificate */
+	size_t n_ca_certificates;  /* signed by one of these CAs */
+};
+
 struct sb_endpoint {
 	char *interface;           /* listening address; NULL = all (0.0.0.0) */
 	int port;
 	int backlog;               /* default 1024 */
+	struct sb_tls *tls;        /* NULL = plain TCP */
 };
 
 struct sb_transport {
@@ -111,6 +125,9 @@ struct sb_transport {
 	size_t connection_memory;  /* MHD bytes per connection; default 8192 */
 	bool access_log;           /* log one line per answered request */
 	int client_timeout_s;      /* idle HTTP connections close; default 60 */
+	bool http2;                /* TLS: offer h2 in ALPN; default false */
+	bool hsts;                 /* TLS: send Strict-Transport-Security */
+	int hsts_max_age_s;        /* its max-age; default 31536000 */
 };
 
 /* ---- components: REST bridge services run in-process -------------------- */
