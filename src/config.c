@@ -1176,7 +1176,8 @@ static int cross_check(struct ctx *c)
 				continue;
 			const char *a = all_interfaces(t->endpoint.interface);
 			const char *b = all_interfaces(o->endpoint.interface);
-			if (a && b && strcmp(a, b) != 0)
+			/* lws tells its TLS vhosts apart by port number alone */
+			if (a && b && strcmp(a, b) != 0 && !(t->endpoint.tls && o->endpoint.tls))
 				continue;
 			keys_set_path(c, "workers[%zu].transports[%zu].endpoint.port", w->worker, w->index);
 			return keys_reject(c, "port %d on %s is already used by workers[%zu].transports[%zu]; "

@@ -4,7 +4,8 @@
  * stream (a proper end of the chunked body, so browsers reconnect with
  * their Last-Event-ID) and close every WebSocket with a close frame; give
  * in-flight publishes a moment to commit and answer; stop the HTTP
- * daemons; write whatever history still has queued; exit 0.
+ * daemons; write whatever history still has queued; exit 0.  SIGHUP
+ * reloads the certificates of TLS transports.
  */
 #include "gateway.h"
 
@@ -82,7 +83,20 @@ static void on_drained(uv_timer_t *t)
 	gw->sse = NULL;
 	close_signal(&gw->sigterm);
 	close_signal(&gw->sigint);
+	close_signal(&gw->sighup);
 	log_msg(LOG_INFO, "main", "stopped cleanly");
+}
+
+/* SIGHUP: every TLS transport reads its certificate files again (each
+ * logs a line); open connections keep theirs. */
+static void on_hangup(uv_signal_t *s, int signum)
+{
+	struct gateway *gw = s->data;
+	size_t n = 0;
+	for (size_t i = 0; i < gw->n_listeners && !gw->is_stopping; i++)
+		n += listener_reload(gw->listeners[i]);
+	if (!n)
+		log_msg(LOG_INFO, "main", "SIGHUP received: no TLS transport, nothing to reload");
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -109,11 +123,11 @@ const struct sb_role *gateway_path_role(const struct gateway *gw, const struct s
 	return realm && path->role ? config_role(realm, path->role) : NULL;
 }
 
-static void watch_signal(struct gateway *gw, uv_signal_t *s, int signum)
+static void watch_signal(struct gateway *gw, uv_signal_t *s, int signum, uv_signal_cb cb)
 {
 	uv_signal_init(gw->loop, s);
 	s->data = gw;
-	uv_signal_start(s, on_signal, signum);
+	uv_signal_start(s, cb, signum);
 }
 
 int gateway_run(const struct sb_config *cfg, const char *www_dir, const char *schema_dir)
@@ -146,8 +160,9 @@ int gateway_run(const struct sb_config *cfg, const char *www_dir, const char *sc
 			goto fail;
 		gw->listeners[gw->n_listeners++] = l;
 	}
-	watch_signal(gw, &gw->sigterm, SIGTERM);
-	watch_signal(gw, &gw->sigint, SIGINT);
+	watch_signal(gw, &gw->sigterm, SIGTERM, on_signal);
+	watch_signal(gw, &gw->sigint, SIGINT, on_signal);
+	watch_signal(gw, &gw->sighup, SIGHUP, on_hangup);
 	log_msg(LOG_INFO, "main", "switchboard %s ready (config %s, history %s, www %s)",
 		PACKAGE_VERSION, cfg->source, cfg->history.path, www_dir);
 

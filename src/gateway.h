@@ -57,7 +57,7 @@ struct gateway {
 	size_t n_listeners;
 	struct gateway_stats stats;
 	bool is_stopping;
-	uv_signal_t sigterm, sigint, sigpipe;
+	uv_signal_t sigterm, sigint, sighup, sigpipe;
 };
 
 /* Runs the gateway until SIGTERM/SIGINT.  Returns the process exit code. */

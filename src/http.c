@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -77,6 +78,33 @@ const struct http_route *http_site_route(const struct http_site *site, const cha
 	if (len == 7 && !strncmp(seg, "healthz", 7) && !seg[7])
 		return &builtin_healthz;
 	return site->root;
+}
+
+/* ---- header values ------------------------------------------------------ */
+
+bool http_has_token(const char *v, size_t vlen, const char *token)
+{
+	size_t tlen = strlen(token);
+	const char *end = v + vlen;
+	while (v && v < end) {
+		while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
+			v++;
+		const char *item = v;
+		while (v < end && *v != ',')
+			v++;
+		const char *item_end = v;
+		while (item_end > item && (item_end[-1] == ' ' || item_end[-1] == '\t'))
+			item_end--;
+		if ((size_t)(item_end - item) == tlen && !strncasecmp(item, token, tlen))
+			return true;
+	}
+	return false;
+}
+
+bool http_offers_wamp(const char *protocols, size_t len)
+{
+	return http_has_token(protocols, len, "wamp.2.json") ||
+	       http_has_token(protocols, len, "wamp.2.msgpack");
 }
 
 /* ---- requests ---------------------------------------------------------- */
@@ -204,7 +232,7 @@ enum http_result http_dispatch(struct http_request *req)
 	if (req->body_too_large) {
 		http_error(req, 413, "switchboard.error.payload_too_large",
 			   "Request too long. (the body is longer than the accepted %zu bytes)",
-			   req->route->body_limit);
+			   req->body_limit ? req->body_limit : req->route->body_limit);
 		return HTTP_DONE;
 	}
 	switch (req->route->kind) {

@@ -5,8 +5,7 @@
  * request (method, path, headers, query, body) that a handler answers with
  * a response, possibly later (HTTP_PENDING), possibly as an endless stream.
  * An adapter turns a server library's connections into these requests:
- * mhd.c for the plain port today; an lws adapter serves the TLS port the
- * same way, without a second copy of the gateway.
+ * mhd.c for the plain port, lwshttp.c (libwebsockets) for the TLS port.
  */
 #ifndef SB_HTTP_H
 #define SB_HTTP_H
@@ -80,7 +79,8 @@ struct http_request {
 	char peer[64];                     /* "127.0.0.1:5555", "[::1]:5555" */
 	bool is_secure;                    /* arrived over TLS */
 	struct buf body;
-	bool body_too_large;
+	size_t body_limit;                 /* adapter's cap if below the route's; 0 = */
+	bool body_too_large;               /* ...the route's body_limit */
 	struct http_response response;
 
 	/* Set by a handler that returned HTTP_PENDING: */
@@ -142,5 +142,12 @@ void http_error(struct http_request *req, int status, const char *uri,
 void http_json(struct http_request *req, int status, void *json);
 /* CORS headers for an allowed origin list (NULL cors = allow any). */
 void http_cors(struct http_request *req, const struct sb_cors *cors);
+
+/* True if the comma-separated header value v (vlen bytes, not
+ * NUL-terminated) lists token, in any case: "wamp.2.json.batched" does
+ * not list "wamp.2.json". */
+bool http_has_token(const char *v, size_t vlen, const char *token);
+/* True if a Sec-WebSocket-Protocol value offers a WAMP serializer we speak. */
+bool http_offers_wamp(const char *protocols, size_t len);
 
 #endif

@@ -17,6 +17,7 @@
 #include "gateway.h"
 #include "http.h"
 #include "log.h"
+#include "lwshttp.h"
 #include "mhd.h"
 #include "util.h"
 #include "ws.h"
@@ -41,6 +42,7 @@ struct listener {
 	struct http_site site;
 	struct mhd_server *mhd;        /* pools of connection_memory */
 	struct mhd_server *mhd_sse;    /* small pools, for event streams */
+	struct lwshttp_server *tls;    /* a TLS transport: lws listens, serves all */
 	int fd;
 	uv_poll_t poll;
 	struct peek *peeks;            /* connections still being peeked */
@@ -88,27 +90,6 @@ static const char *find_header(const char *head, size_t len, const char *name, s
 	return NULL;
 }
 
-/* True if the comma-separated header value v lists token (any case):
- * "wamp.2.json.batched" does not list "wamp.2.json". */
-static bool has_token(const char *v, size_t vlen, const char *token)
-{
-	size_t tlen = strlen(token);
-	const char *end = v + vlen;
-	while (v && v < end) {
-		while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
-			v++;
-		const char *item = v;
-		while (v < end && *v != ',')
-			v++;
-		const char *item_end = v;
-		while (item_end > item && (item_end[-1] == ' ' || item_end[-1] == '\t'))
-			item_end--;
-		if ((size_t)(item_end - item) == tlen && !strncasecmp(item, token, tlen))
-			return true;
-	}
-	return false;
-}
-
 /* The path of the request line (up to '?' or the version), bounded by the
  * peeked bytes, which are not NUL-terminated.  NULL if there is none. */
 static const char *request_path(const char *head, size_t len, size_t *plen)
@@ -134,8 +115,7 @@ enum listener_route listener_classify(const char *head, size_t len,
 	size_t ulen = 0, plen = 0;
 	const char *upgrade = find_header(head, len, "Upgrade", &ulen);
 	const char *proto = find_header(head, len, "Sec-WebSocket-Protocol", &plen);
-	if (!has_token(upgrade, ulen, "websocket") ||
-	    !(has_token(proto, plen, "wamp.2.json") || has_token(proto, plen, "wamp.2.msgpack")))
+	if (!http_has_token(upgrade, ulen, "websocket") || !http_offers_wamp(proto, plen))
 		return ROUTE_TO_HTTP;          /* MHD answers, e.g. 400 for no subprotocol */
 	size_t tlen;
 	const char *target = request_path(head, len, &tlen);
@@ -389,22 +369,21 @@ static int bind_listen(const struct sb_endpoint *e, char *err, size_t errlen)
 	return fd;
 }
 
-struct listener *listener_new(struct gateway *gw, const struct sb_transport *t,
-			      char *err, size_t errlen)
+/* A plain transport: our socket, peeked connections, two MHD daemons.
+ * Returns the port bound, or -1 with err set. */
+static int listen_plain(struct listener *l, char *err, size_t errlen)
 {
-	struct listener *l = xcalloc(1, sizeof *l);
-	l->gw = gw;
-	l->transport = t;
-	http_site_init(&l->site, t);
+	const struct sb_transport *t = l->transport;
+	struct gateway *gw = l->gw;
 	l->fd = bind_listen(&t->endpoint, err, errlen);
 	if (l->fd < 0)
-		goto fail;
+		return -1;
 	l->mhd = mhd_server_new(gw, &l->site, t->connection_memory, err, errlen);
 	l->mhd_sse = l->mhd ? mhd_server_new(gw, &l->site, SSE_POOL_SIZE, err, errlen) : NULL;
 	if (!l->mhd_sse) {
 		mhd_server_free(l->mhd);
 		close(l->fd);
-		goto fail;
+		return -1;
 	}
 	uv_poll_init(gw->loop, &l->poll, l->fd);
 	uv_timer_init(gw->loop, &l->emfile_timer);
@@ -413,18 +392,36 @@ struct listener *listener_new(struct gateway *gw, const struct sb_transport *t,
 	uv_poll_start(&l->poll, UV_READABLE, on_accept);
 	struct sockaddr_storage bound;
 	socklen_t len = sizeof bound;
-	int port = t->endpoint.port;
-	if (getsockname(l->fd, (struct sockaddr *)&bound, &len) == 0)
-		port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-							 : ((struct sockaddr_in *)&bound)->sin_port);
-	log_msg(LOG_INFO, "listen", "listening on %s:%d (%s transport)",
+	if (getsockname(l->fd, (struct sockaddr *)&bound, &len) < 0)
+		return t->endpoint.port;
+	return ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+						 : ((struct sockaddr_in *)&bound)->sin_port);
+}
+
+struct listener *listener_new(struct gateway *gw, const struct sb_transport *t,
+			      char *err, size_t errlen)
+{
+	struct listener *l = xcalloc(1, sizeof *l);
+	int port;
+	l->gw = gw;
+	l->transport = t;
+	l->fd = -1;
+	http_site_init(&l->site, t);
+	if (t->endpoint.tls) {
+		l->tls = lwshttp_server_new(gw, &l->site, err, errlen);
+		port = l->tls ? lwshttp_server_port(l->tls) : -1;
+	} else {
+		port = listen_plain(l, err, errlen);
+	}
+	if (port < 0) {
+		http_site_cleanup(&l->site);
+		free(l);
+		return NULL;
+	}
+	log_msg(LOG_INFO, "listen", "listening on %s:%d (%s transport%s)",
 		t->endpoint.interface ? t->endpoint.interface : "0.0.0.0", port,
-		t->type == SB_TRANSPORT_WEB ? "web" : "websocket");
+		t->type == SB_TRANSPORT_WEB ? "web" : "websocket", l->tls ? ", TLS" : "");
 	return l;
-fail:
-	http_site_cleanup(&l->site);
-	free(l);
-	return NULL;
 }
 
 static void release(struct listener *l)
@@ -445,9 +442,19 @@ void listener_stop(struct listener *l)
 	if (l->is_stopped)
 		return;
 	l->is_stopped = true;
+	if (l->tls)
+		return;                    /* lws keeps its socket until the context goes */
 	uv_close((uv_handle_t *)&l->poll, listen_handle_closed);  /* unregisters fd now */
 	uv_close((uv_handle_t *)&l->emfile_timer, listen_handle_closed);
 	close(l->fd);
+}
+
+bool listener_reload(struct listener *l)
+{
+	if (!l->tls)
+		return false;
+	lwshttp_server_reload(l->tls);
+	return true;
 }
 
 void listener_free(struct listener *l)
@@ -460,6 +467,7 @@ void listener_free(struct listener *l)
 	}
 	mhd_server_free(l->mhd);
 	mhd_server_free(l->mhd_sse);
+	lwshttp_server_free(l->tls);
 	l->is_freed = true;
 	if (l->open_handles == 0)
 		release(l);

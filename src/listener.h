@@ -1,14 +1,17 @@
 /* listener.h - one listening socket per transport, and the dispatcher
  * that gives each accepted connection to the right library.
  *
- * The dispatcher peeks (MSG_PEEK, nothing consumed) at the request head:
- * a WebSocket upgrade for a websocket path offering a WAMP subprotocol
- * goes to libwebsockets, everything else to libmicrohttpd.  Peeking is
- * required because neither library accepts bytes already read.
+ * On a plain transport the dispatcher peeks (MSG_PEEK, nothing consumed)
+ * at the request head: a WebSocket upgrade for a websocket path offering
+ * a WAMP subprotocol goes to libwebsockets, everything else to
+ * libmicrohttpd.  Peeking is required because neither library accepts
+ * bytes already read.  A TLS transport is libwebsockets' (lwshttp.c): it
+ * listens, terminates TLS and serves every path itself.
  */
 #ifndef SB_LISTENER_H
 #define SB_LISTENER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -20,8 +23,13 @@ struct listener;
 struct listener *listener_new(struct gateway *gw, const struct sb_transport *t,
 			      char *err, size_t errlen);
 
-/* Stops accepting (open connections stay). */
+/* Stops accepting (open connections stay); a TLS port accepts until the
+ * lws context goes. */
 void listener_stop(struct listener *l);
+
+/* A TLS transport reads its certificate files again (SIGHUP) and returns
+ * true; a plain one returns false. */
+bool listener_reload(struct listener *l);
 
 /* Closes everything; l is freed once the loop has closed its handles. */
 void listener_free(struct listener *l);

@@ -1,8 +1,11 @@
 /* ws.c - WAMP over WebSocket with libwebsockets (see ws.h).
  *
  * lws runs on our uv loop (LWS_SERVER_OPTION_LIBUV with a foreign loop;
- * Debian's lws has no external-poll support) with one vhost that does not
- * listen: connections arrive through lws_adopt_socket_vhost().
+ * Debian's lws has no external-poll support).  No vhost listens: the plain
+ * port's listener hands over peeked WebSocket upgrades to one plain vhost,
+ * and each TLS transport has a TLS vhost of its own (created here for
+ * lwshttp.c, which serves its HTTP) whose upgrades on websocket paths end
+ * up here too.
  *
  * Sending.  The router hands us messages (json_t) or shared frames; each
  * connection queues frame references, at most queue_limit of them.  The
@@ -13,11 +16,17 @@
  * one POLLOUT round trip per frame.  What the socket does not take waits
  * for LWS_CALLBACK_SERVER_WRITEABLE.
  *
+ * A WebSocket carried in an HTTP/2 stream (RFC 8441, offered on a TLS
+ * port with http2) shares its TCP connection with other streams, and lws
+ * allows only one write per WRITEABLE callback there: such a connection
+ * writes one frame per callback instead.
+ *
  * A peer whose queue is full is too slow to keep up: it is disconnected
  * (and logged) rather than buffered without bound or silently skipped.
  */
 #include "ws.h"
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +38,7 @@
 #include <libwebsockets.h>
 
 #include "gateway.h"
+#include "http.h"
 #include "log.h"
 #include "router.h"
 #include "util.h"
@@ -47,6 +57,7 @@ struct ws_server {
 	uv_idle_t flusher;
 	lws_retry_bo_t keepalive;
 	void *foreign_loops[1];
+	struct lws_protocols tls_protocols[4]; /* lwshttp's http, then WAMP */
 };
 
 /* Per-connection state, allocated by lws (per_session_data_size). */
@@ -61,6 +72,7 @@ struct ws_conn {
 	size_t head, count, cap;
 	size_t queued_bytes;           /* payload bytes those frames pin */
 	struct buf rx;                 /* a message arriving in pieces */
+	bool is_mux;                   /* an HTTP/2 stream: one write per WRITEABLE */
 	bool is_dirty, is_closing, is_close_sent, is_dropped;
 	unsigned short close_code;
 };
@@ -103,6 +115,10 @@ static void on_flush(uv_idle_t *idle);
 static void mark_dirty(struct ws_conn *c)
 {
 	struct ws_server *ws = c->ws;
+	if (c->is_mux) {
+		lws_callback_on_writable(c->wsi);
+		return;
+	}
 	if (c->is_dirty)
 		return;
 	c->is_dirty = true;
@@ -145,18 +161,20 @@ static void set_cork(struct ws_conn *c, int on)
 	setsockopt(lws_get_socket_fd(c->wsi), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
 }
 
-/* Writes queued frames while the socket takes them whole.  Returns -1 if
- * the connection failed.  lws sends each frame with its own send(); with
+/* Writes queued frames while the socket takes them whole (one frame on an
+ * HTTP/2 stream, which writes only from WRITEABLE).  Returns -1 if the
+ * connection failed.  lws sends each frame with its own send(); with
  * several frames queued the socket is corked meanwhile, so they leave in
  * one segment and the receiving side (on loopback, charged to us) handles
  * one packet instead of one per frame. */
 static int write_queue(struct ws_conn *c)
 {
-	bool is_corked = c->count > 1;
+	bool is_corked = c->count > 1 && !c->is_mux;
+	size_t budget = c->is_mux ? 1 : SIZE_MAX;
 	int rc = 0;
 	if (is_corked)
 		set_cork(c, 1);
-	while (c->count && !lws_partial_buffered(c->wsi)) {
+	while (c->count && budget-- && !lws_partial_buffered(c->wsi)) {
 		struct wamp_frame *f = c->queue[c->head];
 		int n = lws_write(c->wsi, wamp_frame_payload(f), f->len,
 				  f->is_binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
@@ -270,6 +288,7 @@ static void on_established(struct ws_server *ws, struct ws_conn *c, struct lws *
 	c->ws = ws;
 	c->wsi = wsi;
 	c->path = lws_get_opaque_user_data(wsi);
+	c->is_mux = lws_get_network_wsi(wsi) != wsi;
 	snprintf(c->peer, sizeof c->peer, "%s fd %d", ip, lws_get_socket_fd(wsi));
 	c->session = router_session_new(ws->gw->router, &conn_ops, c, ser, c->peer,
 					c->path->role ? c->path->role : "anonymous");
@@ -293,6 +312,30 @@ static void on_closed(struct ws_server *ws, struct ws_conn *c)
 	log_msg(LOG_DEBUG, "ws", "%s: WebSocket closed", c->peer);
 }
 
+/* An upgrade on a TLS vhost (HTTP/1.1, or a WebSocket in an HTTP/2
+ * stream): the vhost's site routes its path, which must be a websocket
+ * path; its options then apply.  Plain-port connections had their path
+ * set when the listener handed them over.  Nonzero refuses. */
+static int bind_tls_path(struct lws *wsi)
+{
+	const struct http_site *site = lws_vhost_user(lws_get_vhost(wsi));
+	char *uri, path[512];
+	int len;
+	if (!site || lws_get_opaque_user_data(wsi))
+		return 0;
+	if (lws_http_get_uri_and_method(wsi, &uri, &len) < 0 || len <= 0 ||
+	    (size_t)len >= sizeof path)
+		return 1;
+	memcpy(path, uri, (size_t)len);
+	path[len] = '\0';
+	path[strcspn(path, "?")] = '\0';
+	const struct http_route *route = http_site_route(site, path);
+	if (route->kind != ROUTE_WEBSOCKET)
+		return 1;
+	lws_set_opaque_user_data(wsi, (void *)route->path);
+	return 0;
+}
+
 static int callback_wamp(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			 void *in, size_t len)
 {
@@ -300,6 +343,8 @@ static int callback_wamp(struct lws *wsi, enum lws_callback_reasons reason, void
 	struct ws_server *ws = server_of(wsi);
 
 	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return bind_tls_path(wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		on_established(ws, c, wsi);
 		break;
@@ -336,6 +381,19 @@ static const struct lws_protocols protocols[] = {
 static void lws_logger(int level, const char *line)
 {
 	char copy[512];
+	/* lws_http_mark_sse() on an HTTP/1.1 event stream (lwshttp.c) logs
+	 * this as an error; the stream is fine. */
+	if (strstr(line, "lws_mux_mark_immortal: not h2 substream"))
+		return;
+	/* lws retries a failing accept() (out of fds) at once, logging each
+	 * time: say it at most every 10 s. */
+	static uint64_t last_accept_error;
+	if (strstr(line, "accept: errno")) {
+		uint64_t now = mono_ns() / 1000000;
+		if (last_accept_error && now - last_accept_error < 10000)
+			return;
+		last_accept_error = now;
+	}
 	snprintf(copy, sizeof copy, "%s", line);
 	copy[strcspn(copy, "\n")] = '\0';
 	log_msg(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "ws", "libwebsockets: %s", copy);
@@ -365,6 +423,17 @@ static void keepalive_policy(struct ws_server *ws, const struct sb_config *cfg)
 	ws->keepalive.secs_since_valid_hangup = (uint16_t)(ping_s + (timeout_s ? timeout_s : 1));
 }
 
+/* The TLS connections lws may hold: max_connections of each TLS
+ * transport (0: no TLS transport). */
+static size_t tls_connection_limit(const struct sb_config *cfg)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < cfg->n_transports; i++)
+		if (cfg->transports[i].endpoint.tls)
+			n += cfg->transports[i].max_connections;
+	return n > INT_MAX ? INT_MAX : n;
+}
+
 struct ws_server *ws_server_new(struct gateway *gw, char *err, size_t errlen)
 {
 	struct ws_server *ws = xcalloc(1, sizeof *ws);
@@ -375,6 +444,12 @@ struct ws_server *ws_server_new(struct gateway *gw, char *err, size_t errlen)
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_logger);
 	memset(&info, 0, sizeof info);
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	if (tls_connection_limit(gw->cfg)) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		/* At the limit lws stops accepting on its TLS ports (instead
+		 * of failing accept() in a loop once fds run out). */
+		info.simultaneous_ssl_restriction = (int)tls_connection_limit(gw->cfg);
+	}
 	info.foreign_loops = ws->foreign_loops;
 	info.user = ws;
 	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
@@ -402,6 +477,20 @@ struct ws_server *ws_server_new(struct gateway *gw, char *err, size_t errlen)
 	uv_idle_init(gw->loop, &ws->flusher);
 	ws->flusher.data = ws;
 	return ws;
+}
+
+struct lws_vhost *ws_server_add_tls_vhost(struct ws_server *ws,
+					  struct lws_context_creation_info *info,
+					  const struct lws_protocols *http)
+{
+	ws->tls_protocols[0] = *http;
+	ws->tls_protocols[1] = protocols[1];
+	ws->tls_protocols[2] = protocols[2];
+	info->protocols = ws->tls_protocols;   /* lws copies them */
+	info->options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	if (ws->keepalive.secs_since_valid_ping)
+		info->retry_and_idle_policy = &ws->keepalive;
+	return lws_create_vhost(ws->context, info);
 }
 
 void ws_server_adopt(struct ws_server *ws, int fd, const struct sb_path *path)
