@@ -48,7 +48,7 @@ struct gateway {
 	struct sse_hub *sse;
 	struct ws_server *ws;
 	struct router *router;
-	struct map http_callers;       /* caller path -> publish.c's WAMP caller */
+	struct map callers;            /* caller.c: in-process callers by realm, role */
 	struct httpclient *httpclient; /* outgoing HTTP (REST callees, forwarders) */
 	struct nonce_log *nonces;      /* signing.c: nonces of signed requests */
 	struct restcallee **callees;   /* parallel to cfg->components; NULL = */

@@ -17,6 +17,7 @@
 
 #include "acl.h"
 #include "bus.h"
+#include "caller.h"
 #include "event.h"
 #include "gateway.h"
 #include "httpclient.h"
@@ -237,21 +238,9 @@ enum http_result publish_handle(struct http_request *req)
 
 /* ---- calling --------------------------------------------------------------- */
 
-/* The HTTP caller of one caller path: an in-process WAMP session in the
- * path's realm with the path's role, so /call is authorized and routed by
- * the dealer exactly like a WebSocket client's CALL. */
-struct http_caller {
-	struct session *session;
-	struct map waiting;            /* CALL request id -> http_request */
-	uint64_t last_request;
-	struct http_request *answering; /* the request being dispatched now */
-	bool was_answered;             /* ...and it was answered at once */
-};
-
-static struct http_request *take_waiting(struct http_caller *caller, uint64_t request)
-{
-	return map_remove(&caller->waiting, (const char *)&request, sizeof request);
-}
+/* /call goes through the caller of the path's (realm, role): an in-process
+ * WAMP session, so it is authorized and routed by the dealer exactly like
+ * a WebSocket client's CALL. */
 
 /* Crossbar's shape: {"args": [null]} for no result, else args and kwargs
  * each only when non-empty. */
@@ -276,84 +265,54 @@ static json_t *call_error(const json_t *msg)
 			 "kwargs", kwargs ? json_incref(kwargs) : json_object());
 }
 
-/* The router answers the caller session: RESULT or ERROR for a request. */
-static void caller_receive(struct session *s, json_t *msg)
-{
-	struct http_caller *caller = s->transport;
-	json_int_t code = json_integer_value(json_array_get(msg, 0));
-	size_t id_at = code == WAMP_ERROR ? 2 : 1;
-	struct http_request *req = take_waiting(caller, wamp_id(msg, id_at));
-	if (req && (code == WAMP_RESULT || code == WAMP_ERROR)) {
-		http_json(req, 200, code == WAMP_RESULT ? call_result(msg, 3) : call_error(msg));
-		if (req == caller->answering) {
-			caller->was_answered = true;   /* the handler returns HTTP_DONE */
-		} else {
-			free(req->pending);            /* its call_wait */
-			req->pending = NULL;
-			http_finish(req);
-		}
-	}
-	json_decref(msg);
-}
-
-static void caller_close(struct session *s, int code)
-{
-	(void)s;
-	(void)code;                        /* in-process: nothing to close */
-}
-
-static const struct session_ops caller_ops = {caller_receive, NULL, caller_close};
-
-static struct http_caller *caller_for(struct gateway *gw, const struct sb_path *path)
-{
-	struct http_caller *caller = map_get(&gw->http_callers, (const char *)&path, sizeof path);
-	if (caller)
-		return caller;
-	caller = xcalloc(1, sizeof *caller);
-	caller->session = router_session_join(gw->router, &caller_ops, caller, path->realm,
-					      path->role, "switchboard-http-caller");
-	if (!caller->session) {
-		free(caller);
-		return NULL;
-	}
-	map_put(&gw->http_callers, (const char *)&path, sizeof path, caller);
-	return caller;
-}
-
 struct call_wait {
-	struct http_caller *caller;
+	struct http_request *req;
+	struct caller *caller;
 	uint64_t request;
+	bool is_pending;               /* the handler returned HTTP_PENDING */
+	bool is_answered;
 };
+
+static void call_answered(void *ctx, const json_t *answer)
+{
+	struct call_wait *w = ctx;
+	struct http_request *req = w->req;
+	bool is_result = json_integer_value(json_array_get(answer, 0)) == WAMP_RESULT;
+	http_json(req, 200, is_result ? call_result(answer, 3) : call_error(answer));
+	w->is_answered = true;
+	if (w->is_pending) {
+		req->pending = NULL;
+		free(w);
+		http_finish(req);
+	}
+}
 
 /* The HTTP client left first: forget it and cancel the call. */
 static void call_cancelled(struct http_request *req)
 {
 	struct call_wait *w = req->pending;
-	take_waiting(w->caller, w->request);
-	router_receive(w->caller->session, json_pack("[i, I, {s:s}]", WAMP_CANCEL,
-						     (json_int_t)w->request, "mode", "killnowait"));
+	caller_forget(w->caller, w->request);
 	free(w);
 }
 
-static enum http_result call_procedure(struct http_request *req, struct http_caller *caller,
+static enum http_result call_procedure(struct http_request *req, struct caller *caller,
 				       json_t *body)
 {
 	json_t *timeout = json_object_get(json_object_get(body, "options"), "timeout");
-	uint64_t request = ++caller->last_request;
-	json_t *options = timeout ? json_pack("{s:O}", "timeout", timeout) : json_object();
-	json_t *msg = json_pack("[i, I, o, O]", WAMP_CALL, (json_int_t)request, options,
-				json_object_get(body, "procedure"));
-	wamp_append_payload(msg, json_object_get(body, "args"), json_object_get(body, "kwargs"));
-
-	map_put(&caller->waiting, (const char *)&request, sizeof request, req);
-	caller->answering = req;
-	caller->was_answered = false;
-	router_receive(caller->session, msg);
-	caller->answering = NULL;
-	if (caller->was_answered)
+	json_t *args = json_object_get(body, "args"), *kwargs = json_object_get(body, "kwargs");
+	struct call_wait *w = xcalloc(1, sizeof *w);
+	w->req = req;
+	w->caller = caller;
+	w->request = caller_call(caller, json_string_value(json_object_get(body, "procedure")),
+				 json_is_array(args) ? json_incref(args) : NULL,
+				 json_is_object(kwargs) ? json_incref(kwargs) : NULL,
+				 timeout ? json_pack("{s:O}", "timeout", timeout) : NULL,
+				 call_answered, w);
+	if (w->is_answered) {              /* refused or answered in-process */
+		free(w);
 		return HTTP_DONE;
-	struct call_wait *w = xmalloc(sizeof *w);
-	*w = (struct call_wait){caller, request};
+	}
+	w->is_pending = true;
 	req->pending = w;
 	req->cancel = call_cancelled;
 	return HTTP_PENDING;
@@ -369,7 +328,7 @@ enum http_result publish_handle_call(struct http_request *req)
 	const char *procedure = json_string_value(json_object_get(body, "procedure"));
 	const struct sb_path *path = req->route->path;
 	json_t *timeout = json_object_get(json_object_get(body, "options"), "timeout");
-	struct http_caller *caller = caller_for(req->gw, path);
+	struct caller *caller = caller_for(req->gw, path->realm, path->role);
 	enum http_result result = HTTP_DONE;
 	char message[512];
 	if (timeout && !(json_is_integer(timeout) && json_integer_value(timeout) >= 0)) {
@@ -384,20 +343,6 @@ enum http_result publish_handle_call(struct http_request *req)
 	}
 	json_decref(body);
 	return result;
-}
-
-static void free_caller(const char *key, void *value, void *ctx)
-{
-	struct http_caller *caller = value;
-	router_session_gone(caller->session);
-	map_clear(&caller->waiting);
-	free(caller);
-}
-
-void publish_free_callers(struct gateway *gw)
-{
-	map_each(&gw->http_callers, free_caller, NULL);
-	map_clear(&gw->http_callers);
 }
 
 /* ---- webhook ----------------------------------------------------------------- */
