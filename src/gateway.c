@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "bus.h"
 #include "caller.h"
 #include "forwarder.h"
@@ -166,6 +167,7 @@ fail:
 done:
 	ws_server_free(gw->ws);            /* closes the last sessions */
 	caller_free_all(gw);
+	auth_forget_failures(gw);
 	signing_forget_nonces(gw);
 	router_free(gw->router);
 	bus_free(gw->bus);

@@ -16,7 +16,7 @@ static json_t *session_details(const struct session *s)
 	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}}",
 			 "session", (json_int_t)s->id, "realm", s->realm->cfg->name,
 			 "authid", s->authid, "authrole", s->authrole,
-			 "authmethod", s->authmethod, "authprovider", "static",
+			 "authmethod", s->authmethod, "authprovider", s->authprovider,
 			 "transport", "type", s->serializer == WAMP_INTERNAL ? "internal" : "websocket",
 			 "peer", s->peer);
 }

@@ -271,8 +271,7 @@ static void on_established(struct ws_server *ws, struct ws_conn *c, struct lws *
 	c->wsi = wsi;
 	c->path = lws_get_opaque_user_data(wsi);
 	snprintf(c->peer, sizeof c->peer, "%s fd %d", ip, lws_get_socket_fd(wsi));
-	c->session = router_session_new(ws->gw->router, &conn_ops, c, ser, c->peer,
-					c->path->role ? c->path->role : "anonymous");
+	c->session = router_session_new(ws->gw->router, &conn_ops, c, ser, c->peer, c->path);
 	ws->gw->stats.ws_connections++;
 	log_msg(LOG_DEBUG, "ws", "%s: WebSocket open (%s)", c->peer, proto->name);
 }
