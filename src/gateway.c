@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "authorizer.h"
 #include "bus.h"
 #include "caller.h"
 #include "forwarder.h"
@@ -168,6 +169,7 @@ done:
 	ws_server_free(gw->ws);            /* closes the last sessions */
 	caller_free_all(gw);
 	auth_forget_failures(gw);
+	authorizer_free_cache(gw);
 	signing_forget_nonces(gw);
 	router_free(gw->router);
 	bus_free(gw->bus);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "authorizer.h"
 #include "broker.h"
 #include "config.h"
 #include "dealer.h"
@@ -223,7 +224,8 @@ static const char *action_name(enum acl_action action)
 bool session_authorize(struct session *s, enum acl_action action, int type,
 		       uint64_t request, const char *uri)
 {
-	if (acl_allows(s->role, action, uri))
+	if (s->role->authorizer ? s->has_verdict && s->verdict_allows
+				: acl_allows(s->role, action, uri))
 		return true;
 	if (request)
 		session_error(s, type, request, "wamp.error.not_authorized",
@@ -233,7 +235,16 @@ bool session_authorize(struct session *s, enum acl_action action, int type,
 	return false;
 }
 
+bool session_discloses(const struct session *s, enum acl_action action, const char *uri)
+{
+	if (s->role->authorizer)
+		return s->has_verdict && s->verdict_discloses;
+	const struct sb_permission *rule = acl_rule(s->role, uri);
+	return rule && (action == ACL_CALL ? rule->disclose_caller : rule->disclose_publisher);
+}
+
 static void leave_realm(struct session *s);
+static void drop_held(struct session *s);
 
 /* Ends the session now: what it held is released at once (callers of its
  * pending invocations are answered), not when the transport finally goes. */
@@ -320,6 +331,7 @@ static void leave_realm(struct session *s)
 	struct realm *realm = s->realm;
 	if (!realm)
 		return;
+	drop_held(s);
 	broker_session_left(realm->broker, s);
 	dealer_session_left(realm->dealer, s);
 	list_remove(&realm->sessions, s);
@@ -475,6 +487,77 @@ void router_shutdown(struct router *r)
 
 /* ---- dispatch ---------------------------------------------------------------- */
 
+static void dispatch_established(struct session *s, int code, json_t *msg);
+
+/* The action a message asks to be authorized for, if any. */
+static bool action_of(int code, enum acl_action *action)
+{
+	switch (code) {
+	case WAMP_PUBLISH: *action = ACL_PUBLISH; return true;
+	case WAMP_SUBSCRIBE: *action = ACL_SUBSCRIBE; return true;
+	case WAMP_CALL: *action = ACL_CALL; return true;
+	case WAMP_REGISTER: *action = ACL_REGISTER; return true;
+	default: return false;
+	}
+}
+
+static void drain(struct session *s);
+
+static void on_verdict(void *ctx, struct verdict v)
+{
+	struct session *s = ctx;
+	s->asking = NULL;
+	s->has_verdict = true;
+	s->verdict_allows = v.allow;
+	s->verdict_discloses = v.disclose;
+	if (!s->is_draining)
+		drain(s);
+}
+
+/* Dispatches held messages in order; an action waits for the authorizer's
+ * verdict (and everything after it waits with it). */
+static void drain(struct session *s)
+{
+	s->is_draining = true;
+	while (s->n_held && !s->asking && s->state == SESSION_ESTABLISHED) {
+		json_t *msg = s->held[0];
+		int code = (int)json_integer_value(json_array_get(msg, 0));
+		enum acl_action action;
+		if (!s->has_verdict && action_of(code, &action)) {
+			s->asking = authorizer_ask(router_gateway(s->router), s->realm->cfg->name,
+						   s->role->authorizer, s->authrole, action,
+						   json_string_value(json_array_get(msg, 3)),
+						   meta_session_details(s), on_verdict, s);
+			continue;          /* answered at once, or we wait */
+		}
+		memmove(s->held, s->held + 1, --s->n_held * sizeof *s->held);
+		dispatch_established(s, code, msg);
+		s->has_verdict = false;
+		json_decref(msg);
+	}
+	s->is_draining = false;
+}
+
+static void hold(struct session *s, json_t *msg)
+{
+	session_hold((void ***)&s->held, &s->n_held, &s->cap_held, json_incref(msg));
+	if (!s->is_draining)
+		drain(s);
+}
+
+static void drop_held(struct session *s)
+{
+	if (s->asking)
+		authorizer_forget(s->asking);
+	s->asking = NULL;
+	while (s->n_held)
+		json_decref(s->held[--s->n_held]);
+	free(s->held);
+	s->held = NULL;
+	s->cap_held = 0;
+	s->has_verdict = false;
+}
+
 static void dispatch_established(struct session *s, int code, json_t *msg)
 {
 	struct realm *realm = s->realm;
@@ -514,6 +597,8 @@ void router_receive(struct session *s, json_t *msg)
 	int code = wamp_check(msg, err, sizeof err);
 	if (!code)
 		protocol_violation(s, err);
+	else if (s->state == SESSION_ESTABLISHED && (s->role->authorizer || s->n_held))
+		hold(s, msg);
 	else if (s->state == SESSION_ESTABLISHED)
 		dispatch_established(s, code, msg);
 	else if (s->state == SESSION_AUTHENTICATING && code == WAMP_AUTHENTICATE)

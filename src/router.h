@@ -27,6 +27,7 @@
 struct broker;
 struct dealer;
 struct auth_state;
+struct authorizer_ask;
 struct gateway;
 struct router;
 struct session;
@@ -92,6 +93,15 @@ struct session {
 	struct map calls;          /* as caller: CALL request id -> call */
 	struct map invocations;    /* as callee: INVOCATION id -> call */
 	uint64_t last_invocation_id;
+
+	/* A role with a dynamic authorizer: messages wait in order while it
+	 * decides; the verdict holds for the one message being dispatched. */
+	json_t **held;
+	size_t n_held, cap_held;
+	struct authorizer_ask *asking;
+	bool is_draining;
+	bool has_verdict;
+	bool verdict_allows, verdict_discloses;
 };
 
 struct router *router_new(struct gateway *gw);
@@ -153,10 +163,16 @@ void session_error(struct session *s, int type, uint64_t request, const char *ur
  * -1 after answering ERROR wamp.error.invalid_argument. */
 int session_match_option(struct session *s, int type, uint64_t request, const json_t *options);
 
-/* True if the session's role allows action on uri; otherwise answers
- * ERROR wamp.error.not_authorized (when request != 0) and returns false. */
+/* True if the session's role (its static permissions, or the verdict its
+ * authorizer gave for the message being dispatched) allows action on uri;
+ * otherwise answers ERROR wamp.error.not_authorized (when request != 0)
+ * and returns false. */
 bool session_authorize(struct session *s, enum acl_action action, int type,
 		       uint64_t request, const char *uri);
+
+/* Whether the role discloses the session's identity to callees (ACL_CALL)
+ * or subscribers (ACL_PUBLISH) for uri. */
+bool session_discloses(const struct session *s, enum acl_action action, const char *uri);
 
 /* Sends one message; steals msg. */
 void session_send(struct session *s, json_t *msg);
