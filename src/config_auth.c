@@ -267,6 +267,9 @@ static int parse_method(struct ctx *c, json_t *v, struct sb_path *p, enum sb_aut
 	m->is_enabled = true;
 	if (id == SB_AUTH_ANONYMOUS && m->is_dynamic)
 		return keys_reject(c, "anonymous authentication is static only");
+	if (p->type == SB_PATH_EVENTSOURCE && m->is_dynamic)
+		return keys_reject(c, "event streams take static tickets and JWTs, not a dynamic "
+				   "authenticator");
 	if (m->is_dynamic && !m->authenticator)
 		return keys_reject(c, "a dynamic method needs \"authenticator\", the procedure "
 				   "that decides");
