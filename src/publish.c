@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "acl.h"
+#include "authorizer.h"
 #include "bus.h"
 #include "caller.h"
 #include "event.h"
@@ -201,6 +202,96 @@ static enum http_result publish_event(struct http_request *req, const char *topi
 	return HTTP_PENDING;
 }
 
+static void not_authorized(struct http_request *req, const char *topic)
+{
+	char message[512];
+	snprintf(message, sizeof message, "session not authorized to publish to topic '%s'", topic);
+	wamp_error(req, "wamp.error.not_authorized", message);
+}
+
+/* A body that passed every check and the role's permission. */
+static enum http_result publish_allowed(struct http_request *req, json_t *body)
+{
+	const char *topic = json_string_value(json_object_get(body, "topic"));
+	json_t *sse_event = json_object_get(json_object_get(body, "options"), "sse_event");
+	json_t *kwargs = json_object_get(body, "kwargs");
+	char message[512];
+	if (!strncmp(topic, "wamp.", 5)) {
+		snprintf(message, sizeof message, "publish with restricted topic URI '%s'", topic);
+		wamp_error(req, "wamp.error.invalid_uri", message);
+		return HTTP_DONE;
+	}
+	return publish_event(req, topic, take_array(body, "args"),
+			     json_is_object(kwargs) ? json_incref(kwargs) : NULL,
+			     json_string_value(sse_event));
+}
+
+/* A role with a dynamic authorizer: the publish waits for its verdict. */
+struct publish_ask {
+	struct http_request *req;
+	json_t *body;
+	struct authorizer_ask *asking;
+	bool is_pending;               /* the handler returned HTTP_PENDING */
+	bool is_decided;
+	enum http_result result;
+};
+
+static void publish_verdict(void *ctx, struct verdict v)
+{
+	struct publish_ask *p = ctx;
+	struct http_request *req = p->req;
+	p->asking = NULL;
+	p->is_decided = true;
+	if (p->is_pending)
+		req->pending = NULL;       /* publish_event() may set its own */
+	if (v.allow) {
+		p->result = publish_allowed(req, p->body);
+	} else {
+		not_authorized(req, json_string_value(json_object_get(p->body, "topic")));
+		p->result = HTTP_DONE;
+	}
+	if (!p->is_pending)
+		return;                    /* answered at once: the handler carries on */
+	enum http_result result = p->result;
+	json_decref(p->body);
+	free(p);
+	if (result == HTTP_DONE)
+		http_finish(req);          /* else publish_event() finishes it */
+}
+
+static void publish_ask_cancelled(struct http_request *req)
+{
+	struct publish_ask *p = req->pending;
+	authorizer_forget(p->asking);
+	json_decref(p->body);
+	free(p);
+}
+
+static enum http_result ask_publish(struct http_request *req, const struct sb_role *role,
+				    json_t *body)
+{
+	const struct sb_path *path = req->route->path;
+	const char *topic = json_string_value(json_object_get(body, "topic"));
+	struct publish_ask *p = xcalloc(1, sizeof *p);
+	p->req = req;
+	p->body = json_incref(body);
+	json_t *details = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "authrole", role->name,
+				    "authmethod", "anonymous", "authprovider", "static", "transport",
+				    "type", "http", "peer", req->peer);
+	p->asking = authorizer_ask(req->gw, path->realm, role->authorizer, role->name, ACL_PUBLISH,
+				   topic, details, publish_verdict, p);
+	if (p->is_decided) {
+		enum http_result result = p->result;
+		json_decref(p->body);
+		free(p);
+		return result;
+	}
+	p->is_pending = true;
+	req->pending = p;
+	req->cancel = publish_ask_cancelled;
+	return HTTP_PENDING;
+}
+
 enum http_result publish_handle(struct http_request *req)
 {
 	if (!check_request(req, true) || !signing_check(req))
@@ -210,28 +301,20 @@ enum http_result publish_handle(struct http_request *req)
 		return HTTP_DONE;
 
 	const char *topic = json_string_value(json_object_get(body, "topic"));
-	json_t *options = json_object_get(body, "options");
-	json_t *sse_event = json_object_get(options, "sse_event");
+	json_t *sse_event = json_object_get(json_object_get(body, "options"), "sse_event");
 	const struct sb_role *role = gateway_path_role(req->gw, req->route->path);
 	enum http_result result = HTTP_DONE;
-	char message[512];
 
 	if (sse_event && (!json_is_string(sse_event) || !json_string_length(sse_event) ||
-			  strpbrk(json_string_value(sse_event), "\r\n"))) {
+			  strpbrk(json_string_value(sse_event), "\r\n")))
 		http_error(req, 400, BAD_REQUEST, "options.sse_event must be a non-empty string "
 			   "without line breaks.");
-	} else if (!acl_allows(role, ACL_PUBLISH, topic)) {
-		snprintf(message, sizeof message, "session not authorized to publish to topic '%s'", topic);
-		wamp_error(req, "wamp.error.not_authorized", message);
-	} else if (!strncmp(topic, "wamp.", 5)) {
-		snprintf(message, sizeof message, "publish with restricted topic URI '%s'", topic);
-		wamp_error(req, "wamp.error.invalid_uri", message);
-	} else {
-		json_t *kwargs = json_object_get(body, "kwargs");
-		result = publish_event(req, topic, take_array(body, "args"),
-				       json_is_object(kwargs) ? json_incref(kwargs) : NULL,
-				       json_string_value(sse_event));
-	}
+	else if (role && role->authorizer)
+		result = ask_publish(req, role, body);
+	else if (!acl_allows(role, ACL_PUBLISH, topic))
+		not_authorized(req, topic);
+	else
+		result = publish_allowed(req, body);
 	json_decref(body);
 	return result;
 }
