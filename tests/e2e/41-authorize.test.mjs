@@ -205,6 +205,12 @@ test('authorizer: called as (session_details, uri, action, options); allow and d
 	assertDenied(no.call, T.CALL, 'call deny');
 	assertDenied(no.register, T.REGISTER, 'register deny');
 	assertDenied(await call(c, 'deny.proc'), T.CALL, 'call deny.proc (registered)');
+	// a denied PUBLISH without acknowledge gets no answer at all
+	const before = c.messages.length;
+	c.send([T.PUBLISH, c.reqId(), {}, 'deny.a1.silent', [1]]);
+	assertAllowed(await sub(c, 'allow.a1.after'), T.SUBSCRIBE, 'the request after');
+	assert.equal(c.messages.length, before + 1, JSON.stringify(c.messages.slice(before)));
+	assert.ok(callsFor('deny.a1.silent', 'publish').length === 1, 'the authorizer was asked about the silent publish');
 
 	const seen = [
 		callsFor('allow.a1', 'publish'), callsFor('allow.a1', 'subscribe'),

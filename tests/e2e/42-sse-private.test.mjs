@@ -31,10 +31,8 @@ const TICKETS = {
 };
 
 let gw;
-let authn;                 // the dynamic ticket authenticator (trusted WAMP session)
-const authnCalls = [];
 
-function config() {
+function config(extraPaths = {}) {
 	const cfg = makeConfig({
 		paths: {
 			// the private feed is /sse itself, so the helpers' defaults apply
@@ -53,39 +51,33 @@ function config() {
 				auth: { jwt: { public_key: 'rs.pem', issuer: 'app', audience: 'sse' } },
 			},
 			es: { type: 'eventsource', realm: 'realm1', role: 'reader', auth: { jwt: { public_key: 'es.pem' } } },
-			dynsse: {
-				type: 'eventsource', realm: 'realm1', role: 'reader',
-				auth: { ticket: { type: 'dynamic', authenticator: 'com.example.sse.authenticate' } },
-			},
-			trusted: { type: 'websocket', auth: { anonymous: { type: 'static', role: 'trusted' } } },
 			publish: { type: 'publisher', realm: 'realm1', role: 'admin' },
+			trusted: { type: 'websocket', auth: { anonymous: { type: 'static', role: 'trusted' } } },
 		},
 	});
+	Object.assign(cfg.workers[0].transports[0].paths, extraPaths);
 	const sub = (uri, allow = true) => ({ uri, match: 'prefix', allow: { subscribe: allow } });
 	cfg.workers[0].realms[0].roles = [
 		{ name: 'anonymous', permissions: [sub('pub.')] },
 		{ name: 'reader', permissions: [sub('news.'), sub('feed.'), sub('feed.secret.', false), sub('user.')] },
 		{ name: 'admin', permissions: [{ uri: '', match: 'prefix', allow: { subscribe: true, publish: true, call: true, register: true } }] },
+		{ name: 'authz', authorizer: 'com.example.sse.authorize' },
 	];
 	return cfg;
 }
 
-before(async () => {
+/** A gateway dir holding the public keys the config names (rs.pem, es.pem). */
+function keyDir() {
 	const dir = tempDir();
 	fs.writeFileSync(path.join(dir, 'rs.pem'), RS.pem);
 	fs.writeFileSync(path.join(dir, 'es.pem'), ES.pem);
-	gw = await startGateway({ config: config(), dir });
-	authn = await connectAutobahn(gw, { path: '/trusted' });
-	await authn.register('com.example.sse.authenticate', (args) => {
-		const [realm, authid, details] = args;
-		authnCalls.push({ realm, authid, details });
-		if (details.ticket === 'dyn-good') return 'reader';
-		if (details.ticket === 'dyn-admin') return { role: 'admin', authid: 'dyn-admin-user' };
-		throw new autobahn.Error('wamp.error.not_authorized', ['no such ticket']);
-	});
+	return dir;
+}
+
+before(async () => {
+	gw = await startGateway({ config: config(), dir: keyDir() });
 });
 after(async () => {
-	if (authn) await authn.end();
 	await stopClean(gw);
 });
 
@@ -95,8 +87,8 @@ const bearer = (t) => ({ Authorization: `Bearer ${t}` });
 const hs = (claims) => jwt({ iss: 'app', aud: 'sse', exp: now() + 600, ...claims }, { key: SECRET });
 
 /** GET /PATH?query with headers; resolves to the stream after the status. */
-async function get(query, { headers = {}, pth = '/sse' } = {}) {
-	const s = openSse(gw, query, { headers, path: pth });
+async function get(query, { headers = {}, pth = '/sse', g = gw } = {}) {
+	const s = openSse(g, query, { headers, path: pth });
 	await s.ready;
 	if (s.status !== 200) await s.ended;
 	return s;
@@ -127,7 +119,8 @@ async function expect403(query, opts, what) {
 
 /** The stream opens (200) and delivers an event published on topic. */
 async function expectStream(query, opts, topic, what) {
-	const s = openSse(gw, query, { headers: (opts && opts.headers) || {}, path: (opts && opts.pth) || '/sse' });
+	const g = (opts && opts.g) || gw;
+	const s = openSse(g, query, { headers: (opts && opts.headers) || {}, path: (opts && opts.pth) || '/sse' });
 	const { status } = await s.ready;
 	if (status !== 200) {
 		await s.ended;
@@ -136,7 +129,7 @@ async function expectStream(query, opts, topic, what) {
 	try {
 		await s.waitFor((x) => x.retries.length > 0 || x.comments.length > 0, 5000, 'the first bytes');
 		const marker = `${what} ${Math.random()}`;
-		await publishOk(gw, topic, [marker]);
+		await publishOk(g, topic, [marker]);
 		await s.waitFor((x) => x.events.some((e) => e.json && e.json.args[0] === marker), 5000,
 			`${what}: the event on ${topic}`);
 	} finally {
@@ -225,15 +218,42 @@ test('the ticket\'s principal role decides the topics', async () => {
 });
 
 test('a dynamic ticket authenticator gets details.ticket; its role applies; a refusal is 401', async () => {
-	// Test /dynsse: "dyn-good" -> reader, "dyn-admin" -> admin (feed.secret
-	// allowed), anything else -> the authenticator raises -> 401 invalid_token.
-	await expectStream({ topic: 'news.d1' }, { pth: '/dynsse', headers: bearer('dyn-good') }, 'news.d1', 'dyn-good');
-	const call = authnCalls.find((c) => c.details.ticket === 'dyn-good');
-	assert.ok(call, JSON.stringify(authnCalls));
-	assert.equal(call.realm, 'realm1');
-	await expect403({ topic: 'feed.secret.d' }, { pth: '/dynsse', headers: bearer('dyn-good') }, 'dyn-good on feed.secret');
-	await expectStream({ topic: 'feed.secret.d2' }, { pth: '/dynsse', headers: bearer('dyn-admin') }, 'feed.secret.d2', 'dyn-admin');
-	await expect401({ topic: 'news.d3' }, { pth: '/dynsse', headers: bearer('dyn-nope') }, 'switchboard.error.invalid_token', 'refused');
+	// Test a gateway whose eventsource path takes ticket tokens through a
+	// dynamic authenticator (an Autobahn|JS trusted session): "dyn-good" ->
+	// reader, "dyn-admin" -> admin (feed.secret allowed), anything else -> the
+	// authenticator raises -> 401 invalid_token.
+	const g = await startGateway({
+		config: config({
+			dynsse: {
+				type: 'eventsource', realm: 'realm1', role: 'reader',
+				auth: { ticket: { type: 'dynamic', authenticator: 'com.example.sse.authenticate' } },
+			},
+		}),
+		dir: keyDir(),
+	});
+	const authnCalls = [];
+	let authn;
+	try {
+		authn = await connectAutobahn(g, { path: '/trusted' });
+		await authn.register('com.example.sse.authenticate', (args) => {
+			const [realm, authid, details] = args;
+			authnCalls.push({ realm, authid, details });
+			if (details.ticket === 'dyn-good') return 'reader';
+			if (details.ticket === 'dyn-admin') return { role: 'admin', authid: 'dyn-admin-user' };
+			throw new autobahn.Error('wamp.error.not_authorized', ['no such ticket']);
+		});
+		const o = (t) => ({ g, pth: '/dynsse', headers: bearer(t) });
+		await expectStream({ topic: 'news.d1' }, o('dyn-good'), 'news.d1', 'dyn-good');
+		const call = authnCalls.find((c) => c.details.ticket === 'dyn-good');
+		assert.ok(call, JSON.stringify(authnCalls));
+		assert.equal(call.realm, 'realm1');
+		await expect403({ topic: 'feed.secret.d' }, o('dyn-good'), 'dyn-good on feed.secret');
+		await expectStream({ topic: 'feed.secret.d2' }, o('dyn-admin'), 'feed.secret.d2', 'dyn-admin');
+		await expect401({ topic: 'news.d3' }, o('dyn-nope'), 'switchboard.error.invalid_token', 'refused');
+	} finally {
+		if (authn) await authn.end();
+		await stopClean(g);
+	}
 });
 
 // ---- JWT -------------------------------------------------------------------------
@@ -320,6 +340,33 @@ test('JWT RS256 and ES256 verified with the configured public_key PEM files', as
 	await expect401({ topic: 'news.es2' }, {
 		pth: '/es', headers: bearer(jwt({ exp: now() - 3600 }, { alg: 'ES256', key: ES.privateKey })),
 	}, 'switchboard.error.invalid_token', 'ES256 expired');
+});
+
+test('the JWT sub is the authid and its role\'s authorizer decides the stream', async () => {
+	// Test a token {sub: zoe, role: authz} where role authz has a dynamic
+	// authorizer (an Autobahn|JS trusted session): it is asked with
+	// session_details.authid zoe, authrole authz, action subscribe and the
+	// topic; true -> the stream opens, false -> 403.
+	const seen = [];
+	const a = await connectAutobahn(gw, { path: '/trusted' });
+	try {
+		await a.register('com.example.sse.authorize', (args) => {
+			const [sd, uri, action] = args;
+			seen.push({ sd, uri, action });
+			return uri.startsWith('news.');
+		});
+		const h = { headers: bearer(hs({ sub: 'zoe', role: 'authz' })) };
+		await expectStream({ topic: 'news.z' }, h, 'news.z', 'authorized by the authorizer');
+		await expect403({ topic: 'feed.z' }, h, 'refused by the authorizer');
+		const x = seen.find((c) => c.uri === 'news.z');
+		assert.ok(x, JSON.stringify(seen));
+		assert.equal(x.action, 'subscribe');
+		assert.equal(x.sd.authid, 'zoe');
+		assert.equal(x.sd.authrole, 'authz');
+		assert.ok(seen.some((c) => c.uri === 'feed.z' && c.action === 'subscribe'));
+	} finally {
+		await a.end();
+	}
 });
 
 // ---- anonymous fallback, 403, topics claim -------------------------------------------

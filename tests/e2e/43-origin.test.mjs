@@ -71,12 +71,14 @@ async function assertRefused(origin, opts, what) {
 	return r;
 }
 
-test('default on a loopback listener: any origin is allowed', async () => {
+test('default on a loopback listener: any origin is allowed ("null" only with allow_null_origin)', async () => {
 	// Test /ws (no allowed_origins, listening on 127.0.0.1) with foreign
-	// origins, "null" and none: each upgrade succeeds and joins.
-	for (const o of ['http://evil.example', 'https://app.example.com', 'http://localhost:3000', 'null', null]) {
+	// origins and none: each upgrade succeeds and joins. Origin "null" is
+	// refused: allow_null_origin defaults to false (as in Autobahn/Crossbar).
+	for (const o of ['http://evil.example', 'https://app.example.com', 'http://localhost:3000', 'http://[::1]:8080', null]) {
 		await assertAllowed(o, {}, 'loopback default');
 	}
+	await assertRefused('null', {}, 'loopback default, null origin');
 });
 
 test('allowed_origins: listed origins and * patterns pass, others get 403 JSON', async () => {
