@@ -122,9 +122,13 @@ struct failures {
 	int64_t last_ms;
 };
 
+/* The client's address without the port: "1.2.3.4:5" or "[::1]:5". */
 static void address_of(const struct session *s, char *out, size_t size)
 {
-	snprintf(out, size, "%.*s", (int)strcspn(s->peer, " "), s->peer);
+	const char *p = s->peer, *end = p[0] == '[' ? strchr(p, ']') : strrchr(p, ':');
+	if (p[0] == '[')
+		p++;
+	snprintf(out, size, "%.*s", end ? (int)(end - p) : (int)strlen(p), p);
 }
 
 static struct failures *failures_of(struct gateway *gw, const char *address, bool create)
@@ -419,10 +423,11 @@ static bool take_verdict(struct auth_state *a, const json_t *v)
 		a->role = xstrdup(json_string_value(v));
 		return a->is_known = true;
 	}
-	if (!json_is_object(v) || !json_is_string(json_object_get(v, "role")))
-		return false;
+	const char *role = json_string_value(json_object_get(v, "role"));
+	if (!json_is_object(v) || !(role || a->cfg->role))
+		return false;              /* no role, and no default-role either */
 	free(a->role);
-	a->role = string_member(v, "role");
+	a->role = xstrdup(role ? role : a->cfg->role);
 	if (json_is_string(json_object_get(v, "authid"))) {
 		free(a->authid);
 		a->authid = string_member(v, "authid");
@@ -499,9 +504,11 @@ static void ask_authenticator(struct auth_state *a, json_t *extra_details)
 {
 	const struct sb_auth_method_cfg *cfg = a->cfg;
 	struct session *s = a->s;
-	char address[64], peer[80];
+	char address[64], peer[96];
 	address_of(s, address, sizeof address);
-	snprintf(peer, sizeof peer, "tcp%s:%s", strchr(address, ':') ? "6" : "4", address);
+	const char *port = strrchr(s->peer, ':');
+	snprintf(peer, sizeof peer, "tcp%s:%s%s", strchr(address, ':') ? "6" : "4", address,
+		 port ? port : "");        /* Twisted's peer string: tcp4:1.2.3.4:5555 */
 	json_t *details = json_pack("{s:I, s:s, s:o, s:O, s:{s:s, s:s}}", "session",
 				    (json_int_t)a->session_id, "authmethod", method_names[a->method],
 				    "authid", a->authid ? json_string(a->authid) : json_null(),

@@ -69,6 +69,7 @@ struct sb_auth_method_cfg {
 	/* jwt */
 	char *jwt_secret;          /* HS256 */
 	char *jwt_public_key;      /* PEM text: RS256 / ES256 */
+	bool jwt_allows[3];        /* HS256, RS256, ES256 ("algorithms"; all by default) */
 	char *issuer, *audience;   /* checked when set */
 	char *role_claim, *topics_claim;
 };

@@ -210,6 +210,22 @@ static int jwt_public_key(struct ctx *c, json_t *v, void *obj, const struct fiel
 	return rc;
 }
 
+static const char *const jwt_algorithms[] = {"HS256", "RS256", "ES256", NULL};
+
+static int jwt_algorithm_list(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_auth_method_cfg *m = obj;
+	if (keys_string_array(c, v, jwt_algorithms) < 0)
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		m->jwt_allows[i] = false;
+		for (size_t k = 0; k < json_array_size(v); k++)
+			m->jwt_allows[i] |= !strcmp(json_string_value(json_array_get(v, k)),
+						    jwt_algorithms[i]);
+	}
+	return 0;
+}
+
 #define DYNAMIC_FIELDS \
 	REQ("type", T_STR, method_type), \
 	FN("authenticator", T_STR, method_authenticator), \
@@ -246,6 +262,7 @@ static const struct field cryptosign_fields[] = {
 static const struct field jwt_fields[] = {
 	FN("secret", T_STR, method_string),
 	FN("public_key", T_STR, jwt_public_key),
+	FN("algorithms", T_ARR, jwt_algorithm_list),
 	FN("issuer", T_STR, method_string),
 	FN("audience", T_STR, method_string),
 	FN("role_claim", T_STR, method_string),
@@ -262,14 +279,12 @@ static const struct field *const method_fields[SB_AUTH_N_METHODS] = {
 static int parse_method(struct ctx *c, json_t *v, struct sb_path *p, enum sb_auth_method id)
 {
 	struct sb_auth_method_cfg *m = &p->auth.methods[id];
+	m->jwt_allows[0] = m->jwt_allows[1] = m->jwt_allows[2] = true;
 	if (keys_expect_object(c, v) < 0 || keys_parse_object(c, v, method_fields[id], m) < 0)
 		return -1;
 	m->is_enabled = true;
 	if (id == SB_AUTH_ANONYMOUS && m->is_dynamic)
 		return keys_reject(c, "anonymous authentication is static only");
-	if (p->type == SB_PATH_EVENTSOURCE && m->is_dynamic)
-		return keys_reject(c, "event streams take static tickets and JWTs, not a dynamic "
-				   "authenticator");
 	if (m->is_dynamic && !m->authenticator)
 		return keys_reject(c, "a dynamic method needs \"authenticator\", the procedure "
 				   "that decides");

@@ -12,11 +12,13 @@
 #include "acl.h"
 #include "authorizer.h"
 #include "bus.h"
+#include "caller.h"
 #include "event.h"
 #include "gateway.h"
 #include "history.h"
 #include "log.h"
 #include "token.h"
+#include "wamp.h"
 
 #define MAX_TOPICS 64
 #define REPLAY_CHUNK 64
@@ -417,6 +419,10 @@ struct admission {
 	const struct sb_role *role;
 	size_t next;                       /* topics authorized so far */
 	struct authorizer_ask *asking;
+	struct caller *caller;             /* asking a dynamic ticket authenticator */
+	uint64_t call;
+	bool is_pending;                   /* the handler returned HTTP_PENDING */
+	bool is_ticket_good;               /* the authenticator said yes at once */
 	bool is_advancing;                 /* advance() is on the stack */
 	bool has_verdict;
 	struct verdict verdict;
@@ -508,17 +514,96 @@ static void admission_cancelled(struct http_request *req)
 	struct admission *a = req->pending;
 	if (a->asking)
 		authorizer_forget(a->asking);
+	if (a->caller)
+		caller_forget(a->caller, a->call);
 	admission_free(a);
 }
 
+static void refuse_token(struct http_request *req, const char *why)
+{
+	http_add_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+	http_error(req, 401, "switchboard.error.invalid_token", "The token was refused: %s.", why);
+}
+
+/* The role the client reads as; false after answering 403. */
+static bool resolve_role(struct admission *a)
+{
+	const struct sb_path *path = a->req->route->path;
+	const char *name = a->who.role ? a->who.role : path->role;
+	const struct sb_realm *realm = config_realm(a->req->gw->cfg, path->realm);
+	a->role = realm ? config_role(realm, name) : NULL;
+	if (!a->role)
+		http_error(a->req, 403, "wamp.error.not_authorized", "Role '%.100s' does not exist "
+			   "on realm '%s'.", name, path->realm);
+	return a->role != NULL;
+}
+
+/* The authenticator's verdict on a ticket: a role, or {role, authid};
+ * false after answering 401 or 403. */
+static bool take_ticket_verdict(struct admission *a, const json_t *answer)
+{
+	const json_t *v = json_array_get(wamp_args(answer, 3), 0);
+	const char *role = json_is_string(v) ? json_string_value(v)
+			 : json_string_value(json_object_get(v, "role"));
+	const char *authid = json_string_value(json_object_get(v, "authid"));
+	if (json_integer_value(json_array_get(answer, 0)) != WAMP_RESULT || !role) {
+		refuse_token(a->req, "the authenticator refused the ticket");
+		return false;
+	}
+	a->who.role = xstrdup(role);
+	a->who.authid = authid ? xstrdup(authid) : NULL;
+	return resolve_role(a);
+}
+
+static void on_ticket_verdict(void *ctx, const json_t *answer)
+{
+	struct admission *a = ctx;
+	struct http_request *req = a->req;
+	a->caller = NULL;
+	if (!a->is_pending) {              /* answered at once: identify() reads it */
+		a->is_ticket_good = take_ticket_verdict(a, answer);
+		return;
+	}
+	if (take_ticket_verdict(a, answer) && !run_admission(a))
+		return;                    /* a topic waits for the authorizer */
+	req->pending = NULL;
+	admission_free(a);
+	http_finish(req);
+}
+
+/* Asks the path's ticket authenticator (realm, null, {ticket, ...}). */
+static bool ask_authenticator(struct admission *a)
+{
+	struct http_request *req = a->req;
+	const struct sb_path *path = req->route->path;
+	const struct sb_auth_method_cfg *m = &path->auth.methods[SB_AUTH_TICKET];
+	a->caller = caller_for(req->gw, m->authenticator_realm ? m->authenticator_realm : path->realm,
+			       m->authenticator_role ? m->authenticator_role : "trusted");
+	if (!a->caller) {
+		refuse_token(req, "the authenticator cannot be called");
+		return false;
+	}
+	json_t *args = json_pack("[s, n, {s:s, s:s, s:{s:s, s:s}}]", path->realm, "ticket",
+				 a->who.ticket, "authmethod", "ticket", "transport", "type", "http",
+				 "peer", req->peer);
+	uint64_t call = caller_call(a->caller, m->authenticator, args, NULL,
+				    json_pack("{s:i}", "timeout", 10000), on_ticket_verdict, a);
+	if (a->caller)
+		a->call = call;            /* waiting */
+	return a->caller || a->is_ticket_good;
+}
+
 /* Who the client is (its token) and which role it reads as; false after
- * answering 401 or 403. */
+ * answering 401 or 403.  A dynamic ticket may still be with its
+ * authenticator when this returns true (a->caller set). */
 static bool identify(struct admission *a)
 {
 	struct http_request *req = a->req;
 	const struct sb_path *path = req->route->path;
 	char why[160];
 	switch (token_identify(req, &a->who, why, sizeof why)) {
+	case TOKEN_ASK:
+		return ask_authenticator(a);
 	case TOKEN_NONE:
 		http_add_header(req, "WWW-Authenticate", "Bearer realm=\"switchboard\"");
 		http_error(req, 401, "switchboard.error.not_authenticated", "This event stream "
@@ -527,22 +612,12 @@ static bool identify(struct admission *a)
 			   path->token_query ? path->token_query : "access_token");
 		return false;
 	case TOKEN_INVALID:
-		http_add_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
-		http_error(req, 401, "switchboard.error.invalid_token", "The token was refused: %s.",
-			   why);
+		refuse_token(req, why);
 		return false;
 	case TOKEN_OK:
 		break;
 	}
-	const char *name = a->who.role ? a->who.role : path->role;
-	const struct sb_realm *realm = config_realm(req->gw->cfg, path->realm);
-	a->role = realm ? config_role(realm, name) : NULL;
-	if (!a->role) {
-		http_error(req, 403, "wamp.error.not_authorized", "Role '%.100s' does not exist on "
-			   "realm '%s'.", name, path->realm);
-		return false;
-	}
-	return true;
+	return resolve_role(a);
 }
 
 enum http_result sse_handle(struct http_request *req)
@@ -576,10 +651,11 @@ enum http_result sse_handle(struct http_request *req)
 	a->req = req;
 	a->q = q;
 	a->match = match;
-	if (!identify(a) || run_admission(a)) {
+	if (!identify(a) || (!a->caller && run_admission(a))) {
 		admission_free(a);
 		return HTTP_DONE;
 	}
+	a->is_pending = true;
 	req->pending = a;
 	req->cancel = admission_cancelled;
 	return HTTP_PENDING;

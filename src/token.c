@@ -170,6 +170,12 @@ static bool public_key_valid(const char *pem, const char *alg, const char *data,
 static bool signature_valid(const struct sb_auth_method_cfg *m, const char *alg,
 			    const char *data, size_t data_len, const unsigned char *sig, size_t sig_len)
 {
+	static const char *const names[] = {"HS256", "RS256", "ES256"};
+	bool is_allowed = false;
+	for (int i = 0; i < 3; i++)
+		is_allowed |= m->jwt_allows[i] && !strcmp(alg, names[i]);
+	if (!is_allowed)
+		return false;
 	if (!strcmp(alg, "HS256") && m->jwt_secret) {
 		unsigned char mac[EVP_MAX_MD_SIZE];
 		unsigned int n = 0;
@@ -298,6 +304,11 @@ enum token_result token_identify(struct http_request *req, struct identity *who,
 	const struct sb_auth_method_cfg *jwt = &auth->methods[SB_AUTH_JWT];
 	snprintf(why, whylen, "the token is not a known ticket");
 	bool is_jwt = strchr(token, '.') && jwt->is_enabled;
+	if (!is_jwt && ticket->is_enabled && ticket->is_dynamic) {
+		who->ticket = xstrdup(token);
+		who->authmethod = "ticket";
+		return TOKEN_ASK;
+	}
 	if (!(is_jwt ? jwt_identity(jwt, token, who, why, whylen)
 		     : ticket->is_enabled && ticket_identity(ticket, token, who))) {
 		token_identity_free(who);
@@ -330,6 +341,9 @@ void token_identity_free(struct identity *who)
 {
 	free(who->authid);
 	free(who->role);
+	if (who->ticket)
+		OPENSSL_cleanse(who->ticket, strlen(who->ticket));
+	free(who->ticket);
 	for (size_t i = 0; i < who->n_topics; i++)
 		free(who->topics[i].uri);
 	free(who->topics);

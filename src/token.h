@@ -23,6 +23,7 @@ struct identity {
 	char *authid;              /* NULL for anonymous */
 	char *role;                /* the role's name in the path's realm */
 	const char *authmethod;    /* "anonymous", "ticket", "jwt" */
+	char *ticket;              /* TOKEN_ASK only */
 	struct topic_claim {       /* the token's topics; NULL = no narrowing */
 		char *uri;
 		enum uri_match match;
@@ -35,6 +36,8 @@ enum token_result {
 	TOKEN_OK,                  /* *who is filled */
 	TOKEN_NONE,                /* no token, and the path needs one */
 	TOKEN_INVALID,             /* a token, but not a good one; why is set */
+	TOKEN_ASK,                 /* a ticket for the path's dynamic authenticator:
+				      who->ticket holds it */
 };
 
 /* Identifies req on its eventsource path. */

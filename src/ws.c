@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -262,15 +263,18 @@ static void on_receive(struct ws_conn *c, const char *data, size_t len)
 
 static void on_established(struct ws_server *ws, struct ws_conn *c, struct lws *wsi)
 {
-	char ip[48] = "?";
+	struct sockaddr_storage addr;
+	socklen_t addrlen = sizeof addr;
 	const struct lws_protocols *proto = lws_get_protocol(wsi);
 	enum wamp_serializer ser = strcmp(proto->name, "wamp.2.msgpack") ? WAMP_JSON : WAMP_MSGPACK;
-	lws_get_peer_simple(wsi, ip, sizeof ip);
 	memset(c, 0, sizeof *c);
 	c->ws = ws;
 	c->wsi = wsi;
 	c->path = lws_get_opaque_user_data(wsi);
-	snprintf(c->peer, sizeof c->peer, "%s fd %d", ip, lws_get_socket_fd(wsi));
+	if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *)&addr, &addrlen) == 0)
+		format_peer((struct sockaddr *)&addr, c->peer, sizeof c->peer);   /* "ip:port" */
+	else
+		snprintf(c->peer, sizeof c->peer, "?");
 	c->session = router_session_new(ws->gw->router, &conn_ops, c, ser, c->peer, c->path);
 	ws->gw->stats.ws_connections++;
 	log_msg(LOG_DEBUG, "ws", "%s: WebSocket open (%s)", c->peer, proto->name);
