@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
@@ -61,19 +62,9 @@ static int perm_uri(struct ctx *c, json_t *v, void *obj, const struct field *f)
 	return 0;
 }
 
-static int match_value(struct ctx *c, json_t *v, enum uri_match *out)
-{
-	int m = uri_match_parse(json_string_value(v));
-	if (m < 0)
-		return keys_reject(c, "unknown match \"%s\" (use \"exact\", \"prefix\" or \"wildcard\")",
-			    json_string_value(v));
-	*out = (enum uri_match)m;
-	return 0;
-}
-
 static int perm_match(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return match_value(c, v, &((struct sb_permission *)obj)->match);
+	return keys_match(c, v, &((struct sb_permission *)obj)->match);
 }
 
 static const struct field allow_fields[] = {
@@ -505,28 +496,84 @@ static int body_limit(struct ctx *c, json_t *v, void *obj, const struct field *f
 #define BODY_LIMIT STORE_FN("post_body_limit", T_INT, body_limit, S_SIZE, struct sb_path, \
 			    post_body_limit, 0, 64 * MIB, 65536)
 
-static int signed_requests(struct ctx *c, json_t *v, void *obj, const struct field *f)
+static int path_string(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return keys_reject(c, "signed requests are not supported yet; remove \"key\" and \"secret\"");
+	struct sb_path *p = obj;
+	char **dst = !strcmp(f->key, "key") ? &p->key
+		   : !strcmp(f->key, "secret") ? &p->secret
+		   : !strcmp(f->key, "github_secret") ? &p->github_secret
+		   : !strcmp(f->key, "success_response") ? &p->success_response
+		   : &p->error_response;
+	free(*dst);
+	*dst = xstrdup(json_string_value(v));   /* "" allowed for replies */
+	if (!**dst && dst != &p->success_response && dst != &p->error_response)
+		return keys_reject(c, "must not be empty");
+	return 0;
 }
 
-/* Access controls we cannot enforce yet are refused, never ignored. */
-static int not_enforced(struct ctx *c, json_t *v, void *obj, const struct field *f)
+/* "10.0.0.0/8", "::1", "192.168.1.0/255.255.255.0" -> *out; 0 or -1. */
+static int parse_cidr(const char *text, struct sb_cidr *out)
 {
-	if (json_is_false(v))
-		return 0;
-	return keys_reject(c, "\"%s\" is not supported yet, and an access control that is not "
-		    "enforced must not look configured: remove it", f->key);
+	char addr[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(text, '/');
+	size_t len = slash ? (size_t)(slash - text) : strlen(text);
+	if (len >= sizeof addr)
+		return -1;
+	memcpy(addr, text, len);
+	addr[len] = '\0';
+	memset(out, 0, sizeof *out);
+	out->family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	int bits = out->family == AF_INET ? 32 : 128;
+	if (inet_pton(out->family, addr, out->addr) != 1)
+		return -1;
+	out->prefix = bits;
+	if (slash) {
+		unsigned char mask[16];
+		char *end;
+		long n = strtol(slash + 1, &end, 10);
+		if (out->family == AF_INET && inet_pton(AF_INET, slash + 1, mask) == 1) {
+			uint32_t m = ntohl(*(uint32_t *)mask);   /* a netmask: contiguous ones */
+			if (m & (~m >> 1))
+				return -1;
+			n = __builtin_popcount(m);
+		} else if (!slash[1] || *end || n < 0 || n > bits) {
+			return -1;
+		}
+		out->prefix = (int)n;
+	}
+	for (int i = out->prefix; i < bits; i++)       /* store the network */
+		out->addr[i / 8] &= (unsigned char)~(0x80 >> (i % 8));
+	return 0;
+}
+
+static int require_ip(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_path *p = obj;
+	json_t *list = json_is_string(v) ? json_pack("[O]", v) : json_incref(v);
+	int rc = keys_string_array(c, list, NULL);
+	free(p->require_ip);
+	p->n_require_ip = json_array_size(list);
+	p->require_ip = xcalloc(p->n_require_ip ? p->n_require_ip : 1, sizeof *p->require_ip);
+	for (size_t i = 0; rc == 0 && i < p->n_require_ip; i++) {
+		const char *text = json_string_value(json_array_get(list, i));
+		if (parse_cidr(text, &p->require_ip[i]) < 0) {
+			keys_push_index(c, i);
+			rc = keys_reject(c, "\"%s\" is not an IP address or network (e.g. \"127.0.0.1\", "
+				    "\"10.0.0.0/8\", \"::1\")", text);
+		}
+	}
+	json_decref(list);
+	return rc;
 }
 
 static const struct field bridge_options_fields[] = {
 	BODY_LIMIT,
-	F("timestamp_delta_limit", T_INT),
-	FN("require_ip", T_ARR | T_STR, not_enforced),
-	FN("require_tls", T_BOOL, not_enforced),
+	INT("timestamp_delta_limit", struct sb_path, timestamp_delta_limit_s, 0, 86400, 300),
+	FN("require_ip", T_ARR | T_STR, require_ip),
+	BOOL("require_tls", struct sb_path, require_tls, 0),
 	F("debug", T_BOOL),
-	FN("key", T_STR, signed_requests),
-	FN("secret", T_STR, signed_requests),
+	FN("key", T_STR, path_string),
+	FN("secret", T_STR, path_string),
 	END,
 };
 
@@ -577,9 +624,9 @@ static int webhook_topic(struct ctx *c, json_t *v, void *obj, const struct field
 
 static const struct field webhook_options_fields[] = {
 	REQ("topic", T_STR, webhook_topic),
-	F("success_response", T_STR),
-	F("error_response", T_STR),
-	FN("github_secret", T_STR, not_enforced),
+	FN("success_response", T_STR, path_string),
+	FN("error_response", T_STR, path_string),
+	FN("github_secret", T_STR, path_string),
 	BODY_LIMIT,
 	F("debug", T_BOOL),
 	END,
@@ -800,24 +847,22 @@ static int transports(struct ctx *c, json_t *v, void *obj, const struct field *f
 
 /* ---- workers ------------------------------------------------------------ */
 
+/* Worker options: Python process settings, accepted and ignored. */
+#define WORKER_OPTIONS \
+	F("title", T_STR), F("python", T_STR), F("pythonpath", T_ARR), \
+	F("cpu_affinity", T_ARR), F("env", T_OBJ), F("expose_controller", T_BOOL), \
+	F("expose_shared", T_BOOL), F("disabled", T_BOOL), F("extra", T_ANY)
+
 static const struct field worker_options_fields[] = {
-	F("title", T_STR),
-	F("python", T_STR),
-	F("pythonpath", T_ARR),
-	F("cpu_affinity", T_ARR),
-	F("env", T_OBJ),
-	F("expose_controller", T_BOOL),
-	F("expose_shared", T_BOOL),
-	F("disabled", T_BOOL),
-	F("extra", T_ANY),
+	WORKER_OPTIONS,
 	END,
 };
 
-static int router_components(struct ctx *c, json_t *v, void *obj, const struct field *f)
+static int router_connections(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
 	if (json_array_size(v) > 0)
-		return keys_reject(c, "router %s are not supported yet; remove them or leave the "
-			    "array empty", f->key);
+		return keys_reject(c, "router connections (to other routers) are not supported; "
+			    "remove them or leave the array empty");
 	return 0;
 }
 
@@ -827,8 +872,25 @@ static const struct field router_fields[] = {
 	F("manhole", T_OBJ),
 	FN("realms", T_ARR, realms),
 	FN("transports", T_ARR, transports),
-	FN("components", T_ARR, router_components),
-	FN("connections", T_ARR, router_components),
+	FN("components", T_ARR, config_router_components),
+	FN("connections", T_ARR, router_connections),
+	END,
+};
+
+/* Crossbar's container worker: a process of its own there, in-process here. */
+static const struct field container_options_fields[] = {
+	WORKER_OPTIONS,
+	F("shutdown", T_STR),
+	F("restart", T_STR),
+	END,
+};
+
+static const struct field container_fields[] = {
+	F("id", T_STR), F("type", T_STR),
+	SUB("options", container_options_fields),
+	F("manhole", T_OBJ),
+	FN("components", T_ARR, config_container_components),
+	FN("connections", T_ARR, router_connections),
 	END,
 };
 
@@ -841,15 +903,15 @@ static int workers(struct ctx *c, json_t *v, void *obj, const struct field *f)
 		const char *type;
 		if (keys_expect_object(c, e) < 0 || keys_get_type(c, e, &type) < 0)
 			return -1;
-		if (!strcmp(type, "container"))
-			return keys_reject(c, "container workers (RESTCallee, MessageForwarder) are "
-				    "not supported yet; remove this worker");
-		if (strcmp(type, "router") != 0) {
+		const struct field *fields = !strcmp(type, "router") ? router_fields
+					   : !strcmp(type, "container") ? container_fields : NULL;
+		if (!fields) {
 			keys_push(c, "type");
-			return keys_reject(c, "worker type \"%s\" is not supported (only \"router\")", type);
+			return keys_reject(c, "worker type \"%s\" is not supported (use \"router\", or "
+				    "\"container\" for RESTCallee and MessageForwarder)", type);
 		}
 		c->worker = i;
-		if (keys_parse_object(c, e, router_fields, NULL) < 0)
+		if (keys_parse_object(c, e, fields, NULL) < 0)
 			return -1;
 		keys_pop(c, mark);
 	}
@@ -890,7 +952,7 @@ static int rule_uri(struct ctx *c, json_t *v, void *obj, const struct field *f)
 
 static int rule_match(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return match_value(c, v, &((struct sb_retention *)obj)->match);
+	return keys_match(c, v, &((struct sb_retention *)obj)->match);
 }
 
 /* A rule that leaves out a limit gets the default one, not "unlimited":
@@ -1008,6 +1070,10 @@ static int cross_check(struct ctx *c)
 				continue;
 			keys_set_path(c, "workers[%zu].transports[%zu].paths", w->worker, w->index);
 			keys_push(c, p->name);
+			if (!p->key != !p->secret) {
+				keys_push(c, "options");
+				return keys_reject(c, "signed requests need both \"key\" and \"secret\"");
+			}
 			size_t mark = keys_push(c, "realm");
 			const struct sb_realm *realm = config_realm(cfg, p->realm);
 			if (!realm)
@@ -1081,7 +1147,8 @@ int config_parse(struct sb_config *cfg, const char *json_text,
 	if (keys_expect_object(&c, root) < 0)
 		goto fail;
 	history_defaults(&c);
-	if (keys_parse_object(&c, root, top_fields, NULL) < 0 || cross_check(&c) < 0)
+	if (keys_parse_object(&c, root, top_fields, NULL) < 0 || cross_check(&c) < 0 ||
+	    config_check_components(&c) < 0)
 		goto fail;
 	json_decref(root);
 	free(c.realm_at);
@@ -1214,6 +1281,12 @@ static void free_path(struct sb_path *p)
 	free(p->role);
 	free(p->directory);
 	free(p->webhook_topic);
+	free(p->success_response);
+	free(p->error_response);
+	free(p->github_secret);
+	free(p->key);
+	free(p->secret);
+	free(p->require_ip);
 	for (size_t i = 0; i < p->cors.n_allowed_origins; i++)
 		free(p->cors.allowed_origins[i]);
 	free(p->cors.allowed_origins);
@@ -1244,6 +1317,7 @@ void config_free(struct sb_config *cfg)
 		free(t->endpoint.interface);
 	}
 	free(cfg->transports);
+	config_free_components(cfg);
 	free(cfg->history.path);
 	free_rules(&cfg->history);
 	free(cfg->source);

@@ -37,6 +37,12 @@ struct sb_realm {
 
 /* ---- transports and their paths ---------------------------------------- */
 
+struct sb_cidr {               /* an address range of require_ip */
+	int family;                /* AF_INET or AF_INET6 */
+	unsigned char addr[16];    /* network byte order, masked */
+	int prefix;                /* leading bits that must match */
+};
+
 enum sb_path_type {
 	SB_PATH_STATIC,
 	SB_PATH_WEBSOCKET,
@@ -74,7 +80,18 @@ struct sb_path {
 	size_t max_message_size;   /* bytes; default 1048576 */
 	int auto_ping_interval_ms; /* ping an idle peer; 0 = never; default 30000 */
 	int auto_ping_timeout_ms;  /* then hang up after this; default 10000 */
-	char *webhook_topic;       /* webhook: topic to publish on */
+
+	/* webhook */
+	char *webhook_topic;       /* topic to publish on */
+	char *success_response, *error_response;  /* reply texts; "OK", "NOT OK" */
+	char *github_secret;       /* require X-Hub-Signature (HMAC-SHA1); NULL = no */
+
+	/* publisher, caller: Crossbar's signed requests and restrictions */
+	char *key, *secret;        /* both set: requests must be signed */
+	int timestamp_delta_limit_s; /* 0 = no check; default 300 */
+	struct sb_cidr *require_ip; /* NULL = any address */
+	size_t n_require_ip;
+	bool require_tls;
 };
 
 enum sb_transport_type { SB_TRANSPORT_WEB, SB_TRANSPORT_WEBSOCKET };
@@ -94,6 +111,41 @@ struct sb_transport {
 	size_t connection_memory;  /* MHD bytes per connection; default 8192 */
 	bool access_log;           /* log one line per answered request */
 	int client_timeout_s;      /* idle HTTP connections close; default 60 */
+};
+
+/* ---- components: REST bridge services run in-process -------------------- */
+
+enum sb_component_type { SB_COMPONENT_REST_CALLEE, SB_COMPONENT_FORWARDER };
+
+struct sb_forward {            /* one MessageForwarder subscription */
+	char *topic;
+	enum uri_match match;
+	char *url;
+};
+
+struct sb_component {
+	enum sb_component_type type;
+	char *name;                /* its "id", or derived: the session's authid,
+				      the forwarder's cursor name */
+	char *where;               /* "workers[1].components[0]", for log lines */
+	char *realm, *role;
+	char *transport_url;       /* container: the "url" Crossbar connects to */
+	int timeout_ms;            /* per outgoing request; 0 = none */
+	int connect_timeout_ms;
+
+	/* RESTCallee */
+	char *procedure;
+	char *baseurl;             /* "" = absolute URLs only */
+
+	/* MessageForwarder */
+	struct sb_forward *subscriptions;
+	size_t n_subscriptions;
+	char *method;              /* default "POST" */
+	int expected_code;         /* 0 = any 2xx */
+	bool debug;                /* log each response */
+	int retry_delay_ms;        /* first retry; doubles up to retry_max_delay_ms */
+	int retry_max_delay_ms;
+	int max_attempts;          /* then dead-letter; 0 = never */
 };
 
 /* ---- history ----------------------------------------------------------- */
@@ -119,6 +171,8 @@ struct sb_config {
 	size_t n_realms;
 	struct sb_transport *transports;
 	size_t n_transports;
+	struct sb_component *components;
+	size_t n_components;
 	struct sb_history history;
 };
 

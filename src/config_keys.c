@@ -316,3 +316,13 @@ char *keys_resolve(const struct ctx *c, const char *p)
 	return xasprintf("%s/%s", c->cfg->cbdir, p);
 }
 
+
+int keys_match(struct ctx *c, json_t *v, enum uri_match *out)
+{
+	int m = uri_match_parse(json_string_value(v));
+	if (m < 0)
+		return keys_reject(c, "unknown match \"%s\" (use \"exact\", \"prefix\" or \"wildcard\")",
+			    json_string_value(v));
+	*out = (enum uri_match)m;
+	return 0;
+}

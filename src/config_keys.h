@@ -109,5 +109,15 @@ int keys_expect_object(struct ctx *c, json_t *v);
 int keys_string_array(struct ctx *c, json_t *v, const char *const *allowed);
 /* p resolved against the config's directory; new string. */
 char *keys_resolve(const struct ctx *c, const char *p);
+/* "exact", "prefix" or "wildcard" into *out. */
+int keys_match(struct ctx *c, json_t *v, enum uri_match *out);
+
+/* ---- config_components.c: container workers and router components ------- */
+
+int config_router_components(struct ctx *c, json_t *v, void *obj, const struct field *f);
+int config_container_components(struct ctx *c, json_t *v, void *obj, const struct field *f);
+/* After the whole file: roles, realms and permissions the components need. */
+int config_check_components(struct ctx *c);
+void config_free_components(struct sb_config *cfg);
 
 #endif

@@ -311,6 +311,9 @@ static void call_finish(struct call *c)
 	free(c);
 }
 
+/* Tells the callee to stop.  An in-process callee may answer at once,
+ * inside this call, which ends c: callers unlink what they must first and
+ * do not touch c afterwards. */
 static void interrupt(struct call *c, const char *mode)
 {
 	if (c->callee->features.callee_cancel)
@@ -324,8 +327,8 @@ static void on_timeout(uv_timer_t *t)
 	session_error(c->caller, WAMP_CALL, c->request, "wamp.error.timeout",
 		      "the call did not complete within its timeout of %lld ms",
 		      (long long)c->timeout_ms);
-	interrupt(c, "killnowait");
 	unlink_caller(c);
+	interrupt(c, "killnowait");        /* last: the callee may answer (and end c) inside */
 }
 
 static void start_timer(struct call *c)
@@ -443,9 +446,9 @@ void dealer_cancel(struct dealer *d, struct session *s, const json_t *msg)
 	if (mode && !strcmp(mode, "killnowait"))
 		session_error(s, WAMP_CALL, request, "wamp.error.canceled",
 			      "the call was canceled (killnowait)");
-	if (!mode || strcmp(mode, "skip"))
-		interrupt(c, "killnowait");
 	unlink_caller(c);
+	if (!mode || strcmp(mode, "skip"))
+		interrupt(c, "killnowait");   /* last, as in on_timeout() */
 }
 
 /* The call a callee's YIELD or ERROR answers, or NULL (late: dropped). */
@@ -512,8 +515,8 @@ void dealer_session_left(struct dealer *d, struct session *s)
 	size_t n;
 	struct call **calls = calls_of(&s->calls, &n);
 	for (size_t i = 0; i < n; i++) {
-		interrupt(calls[i], "killnowait");
 		unlink_caller(calls[i]);
+		interrupt(calls[i], "killnowait");
 	}
 	free(calls);
 

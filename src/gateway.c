@@ -14,11 +14,15 @@
 #include <string.h>
 
 #include "bus.h"
+#include "forwarder.h"
 #include "history.h"
+#include "httpclient.h"
 #include "listener.h"
 #include "log.h"
 #include "publish.h"
+#include "restcallee.h"
 #include "router.h"
+#include "signing.h"
 #include "sse.h"
 #include "util.h"
 #include "ws.h"
@@ -31,6 +35,37 @@ static void close_signal(uv_signal_t *s)
 	uv_close((uv_handle_t *)s, NULL);
 }
 
+/* RESTCallees and MessageForwarders join their realms like clients. */
+static void start_components(struct gateway *gw)
+{
+	const struct sb_config *cfg = gw->cfg;
+	gw->httpclient = httpclient_new(gw->loop);
+	gw->callees = xcalloc(cfg->n_components + 1, sizeof *gw->callees);
+	gw->forwarders = xcalloc(cfg->n_components + 1, sizeof *gw->forwarders);
+	for (size_t i = 0; i < cfg->n_components; i++) {
+		const struct sb_component *c = &cfg->components[i];
+		if (c->type == SB_COMPONENT_REST_CALLEE)
+			gw->callees[i] = restcallee_start(gw, c);
+		else
+			gw->forwarders[i] = forwarder_start(gw, c);
+	}
+}
+
+/* Before the history closes: forwarders save their cursors with it. */
+static void stop_components(struct gateway *gw)
+{
+	for (size_t i = 0; gw->callees && i < gw->cfg->n_components; i++) {
+		restcallee_stop(gw->callees[i]);
+		forwarder_stop(gw->forwarders[i]);
+	}
+	free(gw->callees);
+	free(gw->forwarders);
+	gw->callees = NULL;
+	gw->forwarders = NULL;
+	httpclient_free(gw->httpclient);
+	gw->httpclient = NULL;
+}
+
 /* Second half of shutdown: everything in flight has had its chance. */
 static void on_drained(uv_timer_t *t)
 {
@@ -39,6 +74,7 @@ static void on_drained(uv_timer_t *t)
 	for (size_t i = 0; i < gw->n_listeners; i++)
 		listener_free(gw->listeners[i]);
 	gw->n_listeners = 0;
+	stop_components(gw);
 	history_close(gw->history);    /* writes the rest; callbacks run now */
 	gw->history = NULL;
 	ws_server_stop(gw->ws);
@@ -102,6 +138,7 @@ int gateway_run(const struct sb_config *cfg, const char *www_dir, const char *sc
 	gw->ws = ws_server_new(gw, err, sizeof err);
 	if (!gw->ws)
 		goto fail;
+	start_components(gw);
 	gw->listeners = xcalloc(cfg->n_transports, sizeof *gw->listeners);
 	for (size_t i = 0; i < cfg->n_transports; i++) {
 		struct listener *l = listener_new(gw, &cfg->transports[i], err, sizeof err);
@@ -121,6 +158,7 @@ fail:
 	code = 1;
 	for (size_t i = 0; i < gw->n_listeners; i++)
 		listener_free(gw->listeners[i]);
+	stop_components(gw);
 	history_close(gw->history);
 	ws_server_stop(gw->ws);
 	sse_hub_free(gw->sse);
@@ -128,6 +166,7 @@ fail:
 done:
 	ws_server_free(gw->ws);            /* closes the last sessions */
 	publish_free_callers(gw);
+	signing_forget_nonces(gw);
 	router_free(gw->router);
 	bus_free(gw->bus);
 	free(gw->listeners);

@@ -16,8 +16,12 @@
 #include "map.h"
 
 struct bus;
+struct forwarder;
 struct history;
+struct httpclient;
 struct listener;
+struct nonce_log;
+struct restcallee;
 struct router;
 struct sse_hub;
 struct ws_server;
@@ -45,6 +49,10 @@ struct gateway {
 	struct ws_server *ws;
 	struct router *router;
 	struct map http_callers;       /* caller path -> publish.c's WAMP caller */
+	struct httpclient *httpclient; /* outgoing HTTP (REST callees, forwarders) */
+	struct nonce_log *nonces;      /* signing.c: nonces of signed requests */
+	struct restcallee **callees;   /* parallel to cfg->components; NULL = */
+	struct forwarder **forwarders; /* not that kind, or could not start */
 	struct listener **listeners;
 	size_t n_listeners;
 	struct gateway_stats stats;

@@ -24,9 +24,21 @@
 #define GROUP_COMMIT_MIN 16          /* a batch this big commits at once */
 #define GROUP_COMMIT_WAIT_US 50      /* else wait this long for company */
 
+/* A forwarder's cursor (topic NULL) or dead letter, written along with the
+ * next batch of events.  Owned by its job. */
+struct note {
+	char *forwarder;
+	uint64_t seq;
+	char *topic, *url, *error;
+	int attempts;
+	long status;
+	int64_t time_ms;
+};
+
 struct job {
-	struct event *ev;
-	history_done_fn done;
+	struct event *ev;          /* an event to store, or NULL for a note */
+	struct note *note;
+	history_done_fn done;      /* may be NULL */
 	void *ctx;
 	int err;
 };
@@ -40,7 +52,7 @@ struct history {
 	const struct sb_history *cfg;
 	sqlite3 *wdb;                  /* writer thread only */
 	sqlite3 *rdb;                  /* loop thread only */
-	sqlite3_stmt *insert, *count_topic, *set_last_seq;
+	sqlite3_stmt *insert, *count_topic, *set_last_seq, *set_cursor, *add_dead_letter;
 	uint64_t last_seq;             /* at open */
 
 	pthread_t thread;
@@ -200,17 +212,43 @@ static void flush_count(const char *key, void *value, void *ctx)
 	free(c);
 }
 
+static int write_note(struct history *h, const struct note *note)
+{
+	sqlite3_stmt *st = note->topic ? h->add_dead_letter : h->set_cursor;
+	sqlite3_bind_text(st, 1, note->forwarder, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)note->seq);
+	if (note->topic) {
+		sqlite3_bind_text(st, 3, note->topic, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, note->url, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, note->attempts);
+		if (note->status)
+			sqlite3_bind_int64(st, 6, note->status);
+		else
+			sqlite3_bind_null(st, 6);
+		sqlite3_bind_text(st, 7, note->error, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 8, note->time_ms);
+	}
+	int rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+	sqlite3_reset(st);
+	return rc;
+}
+
 /* Writes one batch in one transaction. Returns 0 or -EIO. */
 static int write_batch(struct history *h, struct job *jobs, size_t n)
 {
 	sqlite3 *db = h->wdb;
 	struct map counts = {0};
-	uint64_t bytes = 0, rows = 0;
+	uint64_t bytes = 0, rows = 0, last_seq = 0;
 	int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 
 	for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
 		const struct event *ev = jobs[i].ev;
 		sqlite3_stmt *st = h->insert;
+		if (!ev) {
+			rc = write_note(h, jobs[i].note);
+			continue;
+		}
+		last_seq = ev->seq;
 		if (ev->is_live_only)
 			continue;
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)ev->seq);
@@ -231,8 +269,8 @@ static int write_batch(struct history *h, struct job *jobs, size_t n)
 	}
 	map_each(&counts, flush_count, h);
 	map_clear(&counts);
-	if (rc == SQLITE_OK && n) {
-		sqlite3_bind_int64(h->set_last_seq, 1, (sqlite3_int64)jobs[n - 1].ev->seq);
+	if (rc == SQLITE_OK && last_seq) {
+		sqlite3_bind_int64(h->set_last_seq, 1, (sqlite3_int64)last_seq);
 		sqlite3_step(h->set_last_seq);
 		sqlite3_reset(h->set_last_seq);
 	}
@@ -459,6 +497,15 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+static void note_free(struct note *note)
+{
+	free(note->forwarder);
+	free(note->topic);
+	free(note->url);
+	free(note->error);
+	free(note);
+}
+
 /* Loop thread: run the callbacks of committed batches, in order. */
 static void on_committed(uv_async_t *async)
 {
@@ -469,13 +516,27 @@ static void on_committed(uv_async_t *async)
 	pthread_mutex_unlock(&h->lock);
 
 	for (size_t i = 0; i < done.len; i++) {
-		done.v[i].done(done.v[i].ctx, done.v[i].err);
-		event_unref(done.v[i].ev);
+		struct job *j = &done.v[i];
+		if (j->done)
+			j->done(j->ctx, j->err);
+		if (j->ev)
+			event_unref(j->ev);
+		if (j->note)
+			note_free(j->note);
 	}
 	free(done.v);
 }
 
 /* ---- open / close --------------------------------------------------------- */
+
+static void finalize_writes(struct history *h)
+{
+	sqlite3_finalize(h->insert);
+	sqlite3_finalize(h->count_topic);
+	sqlite3_finalize(h->set_last_seq);
+	sqlite3_finalize(h->set_cursor);
+	sqlite3_finalize(h->add_dead_letter);
+}
 
 struct history *history_open(const struct sb_history *cfg, const char *schema_dir,
 			     uv_loop_t *loop, char *err, size_t errlen)
@@ -501,7 +562,13 @@ struct history *history_open(const struct sb_history *cfg, const char *schema_di
 				 "events = events + excluded.events");
 	h->set_last_seq = prepare(h->wdb, "INSERT INTO meta (key, value) VALUES ('last_seq', ?1) "
 				  "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-	if (!h->insert || !h->count_topic || !h->set_last_seq) {
+	h->set_cursor = prepare(h->wdb, "INSERT INTO forwarder_cursors (forwarder, seq) VALUES "
+				"(?1, ?2) ON CONFLICT (forwarder) DO UPDATE SET seq = excluded.seq");
+	h->add_dead_letter = prepare(h->wdb, "INSERT INTO dead_letters (forwarder, seq, topic, "
+				     "url, attempts, status, error, time_ms) VALUES "
+				     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+	if (!h->insert || !h->count_topic || !h->set_last_seq || !h->set_cursor ||
+	    !h->add_dead_letter) {
 		snprintf(err, errlen, "history: %s: schema does not match this version of switchboard: %s",
 			 cfg->path, sqlite3_errmsg(h->wdb));
 		goto fail;
@@ -530,7 +597,7 @@ struct history *history_open(const struct sb_history *cfg, const char *schema_di
 fail:
 	sqlite3_finalize(h->insert);
 	sqlite3_finalize(h->count_topic);
-	sqlite3_finalize(h->set_last_seq);
+	finalize_writes(h);
 	sqlite3_close(h->wdb);
 	sqlite3_close(h->rdb);
 	free(h);
@@ -553,9 +620,7 @@ void history_close(struct history *h)
 	pthread_join(h->thread, NULL);
 	on_committed(&h->async);       /* callbacks of the last batches */
 
-	sqlite3_finalize(h->insert);
-	sqlite3_finalize(h->count_topic);
-	sqlite3_finalize(h->set_last_seq);
+	finalize_writes(h);
 	sqlite3_exec(h->wdb, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_close(h->wdb);
 	sqlite3_close(h->rdb);
@@ -571,13 +636,56 @@ uint64_t history_last_seq(const struct history *h)
 	return h->last_seq;
 }
 
-void history_append(struct history *h, struct event *ev, history_done_fn done, void *ctx)
+static void queue_job(struct history *h, struct job j)
 {
 	pthread_mutex_lock(&h->lock);
-	jobs_push(&h->pending, (struct job){event_ref(ev), done, ctx, 0});
+	jobs_push(&h->pending, j);
 	if (h->pending.len == 1)
 		pthread_cond_signal(&h->wake);
 	pthread_mutex_unlock(&h->lock);
+}
+
+void history_append(struct history *h, struct event *ev, history_done_fn done, void *ctx)
+{
+	queue_job(h, (struct job){.ev = event_ref(ev), .done = done, .ctx = ctx});
+}
+
+void history_save_cursor(struct history *h, const char *name, uint64_t seq)
+{
+	struct note *note = xcalloc(1, sizeof *note);
+	note->forwarder = xstrdup(name);
+	note->seq = seq;
+	queue_job(h, (struct job){.note = note});
+}
+
+void history_save_dead_letter(struct history *h, const struct dead_letter *dl)
+{
+	struct note *note = xcalloc(1, sizeof *note);
+	note->forwarder = xstrdup(dl->forwarder);
+	note->seq = dl->seq;
+	note->topic = xstrdup(dl->topic);
+	note->url = xstrdup(dl->url);
+	note->error = xstrdup(dl->error);
+	note->attempts = dl->attempts;
+	note->status = dl->status;
+	note->time_ms = now_ms();
+	queue_job(h, (struct job){.note = note});
+}
+
+int history_load_cursor(struct history *h, const char *name, uint64_t *seq)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+	if (sqlite3_prepare_v2(h->rdb, "SELECT seq FROM forwarder_cursors WHERE forwarder = ?1",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			*seq = (uint64_t)sqlite3_column_int64(st, 0);
+			rc = 0;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc;
 }
 
 /* ---- replay (loop thread) -------------------------------------------------- */

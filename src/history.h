@@ -76,6 +76,25 @@ size_t history_latest(struct history *h, const struct history_filter *f, size_t 
 /* Highest sequence retention removed from topics matching f (0 = none). */
 uint64_t history_trimmed_seq(struct history *h, const struct history_filter *f);
 
+/* ---- message forwarder state (forwarder.c) --------------------------------- */
+
+/* What a forwarder gave up on.  Strings are copied. */
+struct dead_letter {
+	const char *forwarder, *topic, *url, *error;
+	uint64_t seq;
+	int attempts;
+	long status;            /* last HTTP status; 0 = no answer */
+};
+
+/* The stored cursor of forwarder name into *seq: 0, or -1 if it has none.
+ * Loop thread. */
+int history_load_cursor(struct history *h, const char *name, uint64_t *seq);
+
+/* Queue a write of the cursor / a dead letter; it rides along the next
+ * commit (a crash before then loses it: forwarding is at-least-once). */
+void history_save_cursor(struct history *h, const char *name, uint64_t seq);
+void history_save_dead_letter(struct history *h, const struct dead_letter *dl);
+
 struct history_stats {
 	uint64_t rows;          /* events stored now */
 	uint64_t bytes;         /* their payload bytes */

@@ -155,7 +155,8 @@ void http_error(struct http_request *req, int status, const char *uri, const cha
 	vsnprintf(sentence, sizeof sentence, fmt, ap);
 	va_end(ap);
 	utf8_scrub(sentence);
-	http_json(req, status, json_pack("{s:s, s:[s]}", "error", uri, "args", sentence));
+	http_json(req, status, json_pack("{s:s, s:[s], s:{}}", "error", uri, "args", sentence,
+					 "kwargs"));
 }
 
 static bool origin_allowed(const struct sb_cors *cors, const char *origin)

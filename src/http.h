@@ -77,7 +77,8 @@ struct http_request {
 	const struct http_route *route;
 	const char *method;                /* borrowed from the adapter */
 	const char *path;                  /* percent-decoded, no query */
-	char peer[64];                     /* "127.0.0.1:5555" */
+	char peer[64];                     /* "127.0.0.1:5555", "[::1]:5555" */
+	bool is_secure;                    /* arrived over TLS */
 	struct buf body;
 	bool body_too_large;
 	struct http_response response;
@@ -133,7 +134,8 @@ void http_finish(struct http_request *req);
 /* Helpers for handlers. */
 const char *http_header(struct http_request *req, const char *name);
 void http_add_header(struct http_request *req, const char *name, const char *value);
-/* {"error": uri, "args": [sentence]} with status. */
+/* {"error": uri, "args": [sentence], "kwargs": {}} with status: the shape
+ * of Crossbar's bridge errors and of our WAMP errors over HTTP. */
 void http_error(struct http_request *req, int status, const char *uri,
 		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* status + compact JSON body (steals json). */

@@ -1,12 +1,14 @@
 /* info.c - node info and metrics, from the gateway's counters (see info.h). */
 #include "info.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "bus.h"
+#include "forwarder.h"
 #include "gateway.h"
 #include "history.h"
 #include "util.h"
@@ -42,6 +44,26 @@ static bool wants_json(struct http_request *req)
 	return is_json;
 }
 
+/* [{"id", "realm", "cursor", "backlog", "delivered", "failed_attempts",
+ *   "dead_letters"}] for the forwarders that run. */
+static json_t *forwarders_json(struct gateway *gw)
+{
+	json_t *list = json_array();
+	for (size_t i = 0; gw->forwarders && i < gw->cfg->n_components; i++) {
+		struct forwarder_stats f;
+		if (!gw->forwarders[i])
+			continue;
+		forwarder_get_stats(gw->forwarders[i], &f);
+		json_array_append_new(list, json_pack(
+			"{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "id", f.name, "realm", f.realm,
+			"cursor", (json_int_t)f.cursor, "backlog", (json_int_t)f.backlog,
+			"delivered", (json_int_t)f.delivered,
+			"failed_attempts", (json_int_t)f.failed_attempts,
+			"dead_letters", (json_int_t)f.dead_letters));
+	}
+	return list;
+}
+
 enum http_result info_handle(struct http_request *req)
 {
 	struct snapshot s;
@@ -50,7 +72,7 @@ enum http_result info_handle(struct http_request *req)
 
 	if (is_json) {
 		http_json(req, 200, json_pack(
-			"{s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"{s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
 			"version", PACKAGE_VERSION,
 			"uptime_s", s.uptime_s,
 			"sessions", (json_int_t)s.gw.wamp_sessions,
@@ -63,7 +85,8 @@ enum http_result info_handle(struct http_request *req)
 			"events_delivered", (json_int_t)s.bus.deliveries,
 			"events_replayed", (json_int_t)s.gw.events_replayed,
 			"sse_cuts", (json_int_t)s.gw.sse_cuts,
-			"http_connections", (json_int_t)s.gw.http_connections));
+			"http_connections", (json_int_t)s.gw.http_connections,
+			"forwarders", forwarders_json(req->gw)));
 		return HTTP_DONE;
 	}
 	struct buf *b = &req->response.body;
@@ -96,6 +119,36 @@ static void metric(struct buf *b, const char *name, const char *type, const char
 {
 	buf_appendf(b, "# HELP switchboard_%s %s\n# TYPE switchboard_%s %s\n", name, help, name, type);
 	buf_appendf(b, "switchboard_%s %llu\n", name, value);
+}
+
+/* One labelled line per forwarder for each of its counters. */
+static void forwarder_metrics(struct buf *b, struct gateway *gw)
+{
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} series[] = {
+		{"forwarder_backlog", "gauge", "Events a forwarder has not handled yet.",
+		 offsetof(struct forwarder_stats, backlog)},
+		{"forwarder_delivered_total", "counter", "Events a forwarder delivered.",
+		 offsetof(struct forwarder_stats, delivered)},
+		{"forwarder_failed_attempts_total", "counter", "Forwarder requests that failed.",
+		 offsetof(struct forwarder_stats, failed_attempts)},
+		{"forwarder_dead_letters_total", "counter", "Events a forwarder gave up on.",
+		 offsetof(struct forwarder_stats, dead_letters)},
+	};
+	for (size_t k = 0; k < sizeof series / sizeof series[0]; k++) {
+		buf_appendf(b, "# HELP switchboard_%s %s\n# TYPE switchboard_%s %s\n", series[k].name,
+			    series[k].help, series[k].name, series[k].type);
+		for (size_t i = 0; gw->forwarders && i < gw->cfg->n_components; i++) {
+			struct forwarder_stats f;
+			if (!gw->forwarders[i])
+				continue;
+			forwarder_get_stats(gw->forwarders[i], &f);
+			buf_appendf(b, "switchboard_%s{forwarder=\"%s\"} %llu\n", series[k].name, f.name,
+				    (unsigned long long)*(const uint64_t *)((const char *)&f + series[k].off));
+		}
+	}
 }
 
 enum http_result info_handle_metrics(struct http_request *req)
@@ -136,5 +189,6 @@ enum http_result info_handle_metrics(struct http_request *req)
 	       s.history.trimmed);
 	metric(b, "http_requests_total", "counter", "HTTP requests answered.",
 	       s.gw.http_requests);
+	forwarder_metrics(b, req->gw);
 	return HTTP_DONE;
 }

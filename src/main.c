@@ -6,6 +6,7 @@
  *   switchboard init [DIR]
  *   switchboard version
  */
+#include <curl/curl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -198,7 +199,9 @@ int main(int argc, char **argv)
 			"(make install) or run the binary from its build tree\n", schema);
 		return 1;
 	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);   /* before any thread starts */
 	int code = gateway_run(&cfg, www, schema);
+	curl_global_cleanup();
 	free(www);
 	free(schema);
 	config_free(&cfg);

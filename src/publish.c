@@ -8,7 +8,6 @@
  */
 #include "publish.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +19,10 @@
 #include "bus.h"
 #include "event.h"
 #include "gateway.h"
+#include "httpclient.h"
+#include "log.h"
 #include "router.h"
+#include "signing.h"
 
 #define BAD_REQUEST "switchboard.error.bad_request"
 
@@ -151,6 +153,17 @@ static void publish_cancelled(struct http_request *req)
 	w->req = NULL;
 }
 
+/* Crossbar's webhook replies: plain text, 202 or 500. */
+static void webhook_reply(struct http_request *req, bool is_ok)
+{
+	const struct sb_path *path = req->route->path;
+	const char *text = is_ok ? (path->success_response ? path->success_response : "OK")
+				 : (path->error_response ? path->error_response : "NOT OK");
+	req->response.status = is_ok ? 202 : 500;
+	req->response.content_type = "text/plain; charset=utf-8";
+	buf_append(&req->response.body, text, strlen(text));
+}
+
 static void published(void *ctx, struct event *ev, int err)
 {
 	struct publish_wait *w = ctx;
@@ -159,11 +172,9 @@ static void published(void *ctx, struct event *ev, int err)
 	free(w);
 	if (!req)
 		return;                /* stored all the same; nobody to tell */
-	if (is_webhook) {
-		req->response.status = err ? 500 : 202;
-		req->response.content_type = "text/plain; charset=utf-8";
-		buf_append(&req->response.body, err ? "NOT OK" : "OK", err ? 6 : 2);
-	} else if (err)
+	if (is_webhook)
+		webhook_reply(req, !err);
+	else if (err)
 		http_error(req, 503, "switchboard.error.history_unavailable",
 			   "The event could not be stored in history; it was not published. "
 			   "Retry later.");
@@ -191,7 +202,7 @@ static enum http_result publish_event(struct http_request *req, const char *topi
 
 enum http_result publish_handle(struct http_request *req)
 {
-	if (!check_request(req, true))
+	if (!check_request(req, true) || !signing_check(req))
 		return HTTP_DONE;
 	json_t *body = parse_body(req, "topic");
 	if (!body)
@@ -350,7 +361,7 @@ static enum http_result call_procedure(struct http_request *req, struct http_cal
 
 enum http_result publish_handle_call(struct http_request *req)
 {
-	if (!check_request(req, true))
+	if (!check_request(req, true) || !signing_check(req))
 		return HTTP_DONE;
 	json_t *body = parse_body(req, "procedure");
 	if (!body)
@@ -396,13 +407,7 @@ static void add_header(void *ctx, const char *name, const char *value)
 {
 	json_t *headers = ctx;
 	char canonical[256];
-	size_t i = 0;
-	for (bool upper = true; name[i] && i < sizeof canonical - 1; i++) {
-		canonical[i] = upper ? (char)toupper((unsigned char)name[i])
-				     : (char)tolower((unsigned char)name[i]);
-		upper = name[i] == '-';
-	}
-	canonical[i] = '\0';
+	httpclient_canonical_name(name, strlen(name), canonical, sizeof canonical);
 	json_t *values = json_object_get(headers, canonical);
 	if (!values)
 		json_object_set_new(headers, canonical, values = json_array());
@@ -412,15 +417,25 @@ static void add_header(void *ctx, const char *name, const char *value)
 
 enum http_result publish_handle_webhook(struct http_request *req)
 {
-	if (!check_request(req, false))
+	if (!check_request(req, false) || !signing_check_github(req))
 		return HTTP_DONE;
 	json_t *text = json_stringn(req->body.data ? req->body.data : "", req->body.len);
 	if (!text) {
 		http_error(req, 400, BAD_REQUEST, "Non-decodable request body, was not UTF-8.");
 		return HTTP_DONE;
 	}
+	const struct sb_path *path = req->route->path;
+	if (!acl_allows(gateway_path_role(req->gw, path), ACL_PUBLISH, path->webhook_topic)) {
+		/* Crossbar's webhook session fails to publish: error_response. */
+		log_msg(LOG_WARN, "publish", "%s: webhook %s: role %s may not publish to %s; allow "
+			"it in the role's permissions", req->peer, req->path, path->role,
+			path->webhook_topic);
+		json_decref(text);
+		webhook_reply(req, false);
+		return HTTP_DONE;
+	}
 	json_t *headers = json_object();
 	req->adapter->each_header(req, add_header, headers);
 	json_t *args = json_pack("[{s:o, s:o}]", "headers", headers, "body", text);
-	return publish_event(req, req->route->path->webhook_topic, args, NULL, NULL);
+	return publish_event(req, path->webhook_topic, args, NULL, NULL);
 }

@@ -5,6 +5,7 @@
  * JSON in this file is written with ' for " to stay readable; jsonq()
  * swaps them back.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@ static int parse_q(struct sb_config *cfg, const char *tmpl, const char *snippet,
 static bool is_empty(const struct sb_config *cfg)
 {
 	return !cfg->source && !cfg->cbdir && !cfg->realms && !cfg->n_realms &&
+	       !cfg->components && !cfg->n_components &&
 	       !cfg->transports && !cfg->n_transports && !cfg->history.path &&
 	       !cfg->history.rules && !cfg->history.n_rules;
 }
@@ -307,10 +309,82 @@ static void test_values(void)
 	config_free(&cfg);
 }
 
+/* ---- REST bridge: components and signed paths ----------------------------- */
+
+/* realm1: "anonymous" may do anything; "backend" may register api.* and
+ * subscribe to orders.*, and is what the ws path gives anonymous clients. */
+static const char bridge[] =
+	"{'version':2,'workers':[{'type':'router','realms':[{'name':'realm1','roles':["
+	"{'name':'anonymous','permissions':[{'uri':'','match':'prefix','allow':{'call':true,"
+	"'register':true,'publish':true,'subscribe':true}}]},"
+	"{'name':'backend','permissions':[{'uri':'api.','match':'prefix','allow':{'register':true}},"
+	"{'uri':'orders.','match':'prefix','allow':{'subscribe':true}}]}]}],"
+	"'transports':[{'type':'web','endpoint':{'type':'tcp','port':8080},'paths':{"
+	"'ws':{'type':'websocket','auth':{'anonymous':{'type':'static','role':'backend'}}},"
+	"'publish':{'type':'publisher','realm':'realm1','role':'anonymous','options':{"
+	"'key':'k1','secret':'s1','require_ip':['127.0.0.1','10.0.0.0/255.0.0.0','::1']}}}}],"
+	"'components':[{'type':'class','classname':'crossbar.adapter.rest.MessageForwarder',"
+	"'realm':'realm1','extra':{'subscriptions':[{'topic':'a.b','url':'http://h/x'}]}}]},"
+	"{'type':'container','options':{'pythonpath':['..'],'shutdown':'shutdown-manual'},"
+	"'components':[{'type':'class','classname':'crossbar.bridge.rest.RESTCallee',"
+	"'realm':'realm1','extra':{'procedure':'api.rest','baseurl':'http://127.0.0.1:9/v1/'},"
+	"'transport':{'type':'websocket','endpoint':{'type':'tcp','host':'127.0.0.1',"
+	"'port':8080},'url':'ws://127.0.0.1:8080/ws'}},"
+	"{'type':'class','classname':'crossbar.bridge.rest.MessageForwarder','id':'orders-fwd',"
+	"'realm':'realm1','extra':{'subscriptions':[{'topic':'orders.','match':'prefix',"
+	"'url':'https://app.example/hook'},{'topic':'orders..paid','match':'wildcard',"
+	"'url':'http://h/paid'}],'expectedcode':201,'method':'PUT','max_attempts':3},"
+	"'transport':{'type':'websocket','endpoint':{'type':'tcp','host':'127.0.0.1',"
+	"'port':8080},'url':'ws://127.0.0.1:8080/ws'}}]}]}";
+
+static void test_bridge(void)
+{
+	struct sb_config cfg, again;
+	char err[512];
+	if (!ok(parse_q(&cfg, "@", bridge, err, sizeof(err)) == 0, "REST bridge config parses")) {
+		diag("%s", err);
+		return;
+	}
+	if (ok(cfg.n_components == 3, "three components")) {
+		const struct sb_component *router_fwd = &cfg.components[0];
+		const struct sb_component *callee = &cfg.components[1];
+		const struct sb_component *fwd = &cfg.components[2];
+		ok(router_fwd->type == SB_COMPONENT_FORWARDER && !strcmp(router_fwd->role, "anonymous") &&
+		   !strncmp(router_fwd->name, "forwarder-", 10) && strlen(router_fwd->name) == 26,
+		   "router component: pre-2018 class name, role anonymous, derived name");
+		ok(callee->type == SB_COMPONENT_REST_CALLEE && !strcmp(callee->role, "backend") &&
+		   !strcmp(callee->name, "restcallee-api.rest") &&
+		   !strcmp(callee->baseurl, "http://127.0.0.1:9/v1/") && callee->timeout_ms == 30000 &&
+		   callee->connect_timeout_ms == 10000,
+		   "callee: the role of the ws path its url names, its name, default timeouts");
+		ok(!strcmp(fwd->name, "orders-fwd") && !strcmp(fwd->method, "PUT") &&
+		   fwd->expected_code == 201 && fwd->max_attempts == 3 && fwd->retry_delay_ms == 1000 &&
+		   fwd->retry_max_delay_ms == 60000 && fwd->timeout_ms == 10000,
+		   "forwarder: id, method, expectedcode, retry defaults");
+		ok(fwd->n_subscriptions == 2 && fwd->subscriptions[0].match == URI_PREFIX &&
+		   fwd->subscriptions[1].match == URI_WILDCARD &&
+		   !strcmp(fwd->subscriptions[1].url, "http://h/paid"),
+		   "forwarder subscriptions with their match policies");
+		ok(parse_q(&again, "@", bridge, err, sizeof(err)) == 0 &&
+		   !strcmp(again.components[0].name, router_fwd->name),
+		   "a derived forwarder name is the same on every start");
+		config_free(&again);
+	}
+	const struct sb_path *pub = &cfg.transports[0].paths[1];
+	ok(!strcmp(pub->key, "k1") && !strcmp(pub->secret, "s1") &&
+	   pub->timestamp_delta_limit_s == 300 && !pub->require_tls,
+	   "publisher: key, secret, timestamp_delta_limit default 300 s");
+	ok(pub->n_require_ip == 3 && pub->require_ip[0].prefix == 32 &&
+	   pub->require_ip[1].family == AF_INET && pub->require_ip[1].prefix == 8 &&
+	   pub->require_ip[2].family == AF_INET6 && pub->require_ip[2].prefix == 128,
+	   "require_ip: address, netmask form, IPv6");
+	config_free(&cfg);
+}
+
 /* ---- bad configs --------------------------------------------------------- */
 
 enum where { RAW, TOP, WORKERS, WORKER, REALM_X, ROLE_X, PERM, TRANSPORTS, ENDPOINT,
-	     PATHS, HISTORY };
+	     PATHS, HISTORY, COMPONENT };
 
 static const char *const templates[] = {
 	[RAW] = "@",
@@ -329,12 +403,19 @@ static const char *const templates[] = {
 		  "[{'type':'web','endpoint':{'type':'tcp','port':8080},'paths':{@}}]}]}",
 	[HISTORY] = "{'workers':[{'type':'router','realms':[" REALM "],'transports':[" WEB
 		    "]}],'history':{@}}",
+	[COMPONENT] = "{'workers':[{'type':'router','realms':[" REALM "],'transports':[" WEB
+		      "]},{'type':'container','components':[{@}]}]}",
 };
 
 #define SSE "'sse':{'type':'eventsource','realm':'realm1','role':'anonymous',"
 #define W0 "t.json: workers[0]"
 #define T0 W0 ".transports[0]"
 #define P0 T0 ".paths"
+#define C0 "t.json: workers[1].components[0]"
+#define CALLEE "crossbar.bridge.rest.RESTCallee"
+#define FORWARDER "crossbar.bridge.rest.MessageForwarder"
+#define TO "'transport':{'type':'websocket','endpoint':{'type':'tcp','host':'127.0.0.1'," \
+	"'port':8080},'url':'ws://127.0.0.1:8080/ws'}"
 
 static const struct bad {
 	enum where where;
@@ -357,14 +438,14 @@ static const struct bad {
 	{RAW, "{\n  'version': 2,\n  'workers': [\n}\n", "t.json: line 4, column 1: invalid JSON"},
 	{RAW, "", "t.json: line 1"},
 	/* workers */
-	{WORKERS, "{'type':'container','components':[]}",
-	 W0 ": container workers (RESTCallee, MessageForwarder) are not supported yet"},
 	{WORKERS, "{'type':'guest'}", W0 ".type: worker type \"guest\" is not supported"},
 	{WORKERS, "{'realms':[]}", W0 ": missing required key \"type\""},
 	{WORKERS, "{'type':7}", W0 ".type: expected a string"},
 	{WORKERS, "'router'", W0 ": expected an object, not a string"},
-	{WORKER, ",'components':[{'type':'class'}]", W0 ".components: router components are not"},
-	{WORKER, ",'connections':[{}]", W0 ".connections: router connections are not"},
+	{WORKER, ",'components':[{'type':'class'}]",
+	 W0 ".components[0]: missing required key \"classname\""},
+	{WORKER, ",'connections':[{}]", W0 ".connections: router connections (to other routers) "
+	 "are not supported"},
 	{WORKER, ",'options':{'pythonpath':['..'],'titel':'x'}",
 	 W0 ".options: unknown key \"titel\" (did you mean \"title\"?)"},
 	{WORKER, ",'options':{'disabled':'no'}", W0 ".options.disabled: expected a boolean"},
@@ -486,17 +567,20 @@ static const struct bad {
 	{PATHS, "'/':{'type':'static','options':{'mime_types':{'.x':1}}}",
 	 P0 "[\"/\"].options.mime_types[\".x\"]: expected a string"},
 	{PATHS, "'publish':{'type':'publisher','realm':'realm1','role':'anonymous',"
-		"'options':{'key':'k','secret':'s'}}",
-	 P0 ".publish.options.key: signed requests are not supported yet"},
+		"'options':{'key':'k'}}",
+	 P0 ".publish.options: signed requests need both \"key\" and \"secret\""},
 	{PATHS, "'publish':{'type':'publisher','realm':'realm1','role':'anonymous',"
-		"'options':{'require_ip':['127.0.0.1']}}",
-	 P0 ".publish.options.require_ip: \"require_ip\" is not supported yet"},
+		"'options':{'require_ip':['127.0.0.1','10.0.0.0/33']}}",
+	 P0 ".publish.options.require_ip[1]: \"10.0.0.0/33\" is not an IP address or network"},
 	{PATHS, "'publish':{'type':'publisher','realm':'realm1','role':'anonymous',"
-		"'options':{'require_tls':true}}",
-	 P0 ".publish.options.require_tls: \"require_tls\" is not supported yet"},
+		"'options':{'require_ip':'10.0.0.0/255.0.255.0'}}",
+	 P0 ".publish.options.require_ip[0]: \"10.0.0.0/255.0.255.0\" is not an IP address"},
+	{PATHS, "'publish':{'type':'publisher','realm':'realm1','role':'anonymous',"
+		"'options':{'require_tls':'yes'}}",
+	 P0 ".publish.options.require_tls: expected a boolean"},
 	{PATHS, "'hook':{'type':'webhook','realm':'realm1','role':'anonymous',"
-		"'options':{'topic':'a.b','github_secret':'s'}}",
-	 P0 ".hook.options.github_secret: \"github_secret\" is not supported yet"},
+		"'options':{'topic':'a.b','github_secret':''}}",
+	 P0 ".hook.options.github_secret: must not be empty"},
 	{PATHS, "'publish':{'type':'publisher','realm':'realm1','role':'anonymous',"
 		"'options':{'post_body_limit':-1}}",
 	 P0 ".publish.options.post_body_limit: -1 is out of range"},
@@ -521,6 +605,50 @@ static const struct bad {
 	 P0 ".ws.options: unknown key \"compresion\" (did you mean \"compression\"?)"},
 	{PATHS, "'ws':'websocket'", P0 ".ws: expected an object, not a string"},
 	{PATHS, "'info':{'type':'nodeinfo','extra':1}", P0 ".info: unknown key \"extra\""},
+	/* container components */
+	{COMPONENT, "'type':'class','classname':'my.Component','realm':'realm1'," TO ",'extra':{}",
+	 C0 ".classname: component class \"my.Component\" is not supported"},
+	{COMPONENT, "'type':'function','classname':'" CALLEE "','realm':'realm1'," TO ",'extra':{}",
+	 C0 ".type: component type \"function\" is not supported"},
+	{COMPONENT, "'type':'class','realm':'realm1'," TO ",'extra':{}",
+	 C0 ": missing required key \"classname\""},
+	{COMPONENT, "'type':'class','classname':'" CALLEE "','realm':'realm1','extra':"
+		    "{'procedure':'api.x','baseurl':''}", C0 ": missing required key \"transport\""},
+	{COMPONENT, "'type':'class','classname':'" CALLEE "','realm':'realm1','role':'a'," TO
+		    ",'extra':{'procedure':'api.x','baseurl':''}", C0 ": unknown key \"role\""},
+	{COMPONENT, "'type':'class','classname':'" CALLEE "','realm':'realm1'," TO ",'extra':{}",
+	 C0 ".extra: missing required key \"procedure\""},
+	{COMPONENT, "'type':'class','classname':'" CALLEE "','realm':'realm1'," TO
+		    ",'extra':{'procedure':'api.x','baseurl':'','timout':5}",
+	 C0 ".extra: unknown key \"timout\" (did you mean \"timeout\"?)"},
+	{COMPONENT, "'type':'class','classname':'" CALLEE "','realm':'realm1'," TO
+		    ",'extra':{'procedure':'api.x','baseurl':'ftp://h/'}",
+	 C0 ".extra.baseurl: \"ftp://h/\": only http and https URLs are supported"},
+	{COMPONENT, "'type':'class','classname':'" CALLEE "','realm':'realm1'," TO
+		    ",'extra':{'procedure':'api.x','baseurl':''}",
+	 C0 ".extra.procedure: role \"anonymous\" of realm \"realm1\" may not register \"api.x\""},
+	{COMPONENT, "'type':'class','classname':'" CALLEE "','realm':'realm2'," TO
+		    ",'extra':{'procedure':'api.x','baseurl':''}",
+	 C0 ".realm: unknown realm \"realm2\""},
+	{COMPONENT, "'type':'class','classname':'" FORWARDER "','realm':'realm1'," TO
+		    ",'extra':{'subscriptions':[{'topic':'a','url':'http://h/','match':'glob'}]}",
+	 C0 ".extra.subscriptions[0].match: unknown match \"glob\""},
+	{COMPONENT, "'type':'class','classname':'" FORWARDER "','realm':'realm1'," TO
+		    ",'extra':{'subscriptions':[{'topic':'a','url':'/hook'}]}",
+	 C0 ".extra.subscriptions[0].url: \"/hook\" is not an absolute URL"},
+	{COMPONENT, "'type':'class','classname':'" FORWARDER "','realm':'realm1'," TO
+		    ",'extra':{'subscriptions':[]}",
+	 C0 ".extra.subscriptions: must list at least one"},
+	{COMPONENT, "'type':'class','classname':'" FORWARDER "','realm':'realm1'," TO
+		    ",'extra':{'subscriptions':[{'topic':'a','url':'http://h/'}],'expectedcode':99}",
+	 C0 ".extra.expectedcode: 99 is out of range"},
+	{COMPONENT, "'type':'class','classname':'" FORWARDER "','realm':'realm1'," TO
+		    ",'extra':{'subscriptions':[{'topic':'a','url':'http://h/'}],'method':'post'}",
+	 C0 ".extra.method: \"post\" is not an HTTP method"},
+	{COMPONENT, "'type':'class','classname':'" FORWARDER "','realm':'realm1',"
+		    "'transport':{'type':'websocket','endpoint':{'type':'tcp','hots':'h'}},"
+		    "'extra':{'subscriptions':[{'topic':'a','url':'http://h/'}]}",
+	 C0 ".transport.endpoint: unknown key \"hots\" (did you mean \"host\"?)"},
 	/* history */
 	{HISTORY, "'path':''", "t.json: history.path: must not be empty"},
 	{HISTORY, "'sync':'sometimes'", "t.json: history.sync: unknown value \"sometimes\""},
@@ -642,6 +770,7 @@ int main(void)
 	test_seed();
 	test_starred();
 	test_values();
+	test_bridge();
 	test_bad();
 	test_starter();
 	return done_testing();

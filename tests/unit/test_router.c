@@ -2,7 +2,8 @@
  * on the embedded default realm exchange tens of thousands of random,
  * mostly well-formed messages (every type a peer may send, options from
  * the spec and junk, ids of real and vanished requests, URIs valid and
- * not), answer INVOCATIONs late, early, twice or never, time out, cancel
+ * not), answer INVOCATIONs late, early, twice, never or at once (inside the
+ * router's own send, as an in-process callee does), time out, cancel
  * and vanish mid-call.  Every message the router sends must be a valid
  * router-to-client message for its session, nothing may reach a session
  * after its ABORT, and the run must actually reach deep states (results,
@@ -30,6 +31,8 @@
 
 struct peer {
 	struct session *session;
+	bool answers_at_once;      /* answers inside the router's send, as the
+				      in-process RESTCallee does */
 	bool is_closed;            /* ABORT seen or close requested */
 	bool was_aborted;
 	uint64_t invocations[8];   /* INVOCATION ids to answer */
@@ -117,9 +120,25 @@ static void check_message(struct peer *p, const json_t *m)
 		seen.malformed++;
 }
 
+/* An in-process callee may answer an INVOCATION or an INTERRUPT before
+ * the router's send returns; the router must cope. */
+static void answer_at_once(struct session *s, const json_t *msg)
+{
+	json_int_t code = json_integer_value(json_array_get(msg, 0));
+	json_int_t id = json_integer_value(json_array_get(msg, 1));
+	if (code == WAMP_INTERRUPT)
+		router_receive(s, json_pack("[i, i, I, {}, s]", WAMP_ERROR, WAMP_INVOCATION, id,
+					    "wamp.error.canceled"));
+	else if (code == WAMP_INVOCATION && roll(2))
+		router_receive(s, json_pack("[i, I, {}, [s]]", WAMP_YIELD, id, "at once"));
+}
+
 static void peer_send(struct session *s, json_t *msg)
 {
-	check_message(s->transport, msg);
+	struct peer *p = s->transport;
+	check_message(p, msg);
+	if (p->answers_at_once && !p->is_closed)
+		answer_at_once(s, msg);
 	json_decref(msg);
 }
 
@@ -287,6 +306,7 @@ static json_t *random_message(struct peer *p)
 static void connect_peer(struct router *r, struct peer *p)
 {
 	memset(p, 0, sizeof *p);
+	p->answers_at_once = roll(4) == 0;
 	p->session = router_session_new(r, &peer_ops, p, roll(2) ? WAMP_JSON : WAMP_MSGPACK,
 					"fuzz", "anonymous");
 	router_receive(p->session, json_pack("[i, s, {s:{s:{s:{s:b, s:b}}}}]", WAMP_HELLO, "realm1",
