@@ -10,6 +10,7 @@ import {
 	startGateway, stopClean, makeConfig, request, info, openSseLive, publishOk, waitFor, SRCDIR,
 } from './lib/gateway.mjs';
 import { launchBrowser, noChromium, waitText } from './lib/browser.mjs';
+import { addContainer, messageForwarder, startBackend } from './lib/backend.mjs';
 
 const skip = noChromium;
 let gw, browser;
@@ -147,6 +148,7 @@ test('the dashboard follows /info: streams, events and deliveries per second', {
 	// Test that the figures change when clients come and events flow, and the chart draws bars.
 	const page = await browser.page(`${gw.url}/dashboard.html`);
 	await waitText(page, '#status', /^live$/);
+	assert.equal(await page.isHidden('#forwarders'), true, 'no forwarders in the embedded default');
 	const figure = async (k) => Number(await page.textContent(`dd[data-field="${k}"]`));
 	const sse0 = await figure('sse_clients');
 	const streams = [];
@@ -173,4 +175,32 @@ test('the dashboard follows /info: streams, events and deliveries per second', {
 	await waitFor(async () => await figure('sse_clients') === sse0, 5000, 'sse_clients back down on the page');
 	assert.deepEqual(page.problems, []);
 	await page.close();
+});
+
+test('the dashboard lists message forwarders with their counters', { skip }, async () => {
+	// Test the forwarders table against a gateway whose MessageForwarder posts to a local back end.
+	const be = await startBackend();
+	const cfg = addContainer(makeConfig(), [messageForwarder({
+		id: 'orders-to-app', subscriptions: [{ topic: 'com.example.www.orders', url: `${be.url}/hook` }],
+	})]);
+	const gw2 = await startGateway({ config: cfg });
+	try {
+		const page = await browser.page(`${gw2.url}/dashboard.html`);
+		await waitText(page, '#status', /^live$/);
+		assert.equal(await page.isVisible('#forwarders'), true);
+		for (let i = 0; i < 3; i++) await publishOk(gw2, 'com.example.www.orders', [i]);
+		await be.waitRequests(3, '/hook');
+		// id, realm, cursor, delivered, failed attempts, dead letters, backlog
+		const row = await waitFor(async () => {
+			const cells = await page.$$eval('#forwarder-rows tr td', (tds) => tds.map((td) => td.textContent));
+			return cells[3] === '3' && cells;
+		}, 5000, 'delivered 3 in the table');
+		assert.deepEqual([row[0], row[1], row[3], row[4], row[5], row[6]], ['orders-to-app', 'realm1', '3', '0', '0', '0']);
+		await browser.shot(page, 'dashboard-forwarders');
+		assert.deepEqual(page.problems, []);
+		await page.close();
+	} finally {
+		await stopClean(gw2);
+		await be.stop();
+	}
 });

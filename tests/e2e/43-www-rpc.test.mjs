@@ -10,10 +10,11 @@ import {
 	startGateway, stopClean, makeConfig, postJson, freePort, waitFor, HOST,
 } from './lib/gateway.mjs';
 import { autobahn, connectAutobahn } from './lib/wamp.mjs';
+import { addContainer, restCallee } from './lib/backend.mjs';
 import { launchBrowser, noChromium, waitText } from './lib/browser.mjs';
-import { noContainerWorkers, restCalleeWorker } from './lib/features.mjs';
 
 const skip = noChromium;
+
 let gw, browser, callee, caller, calleeTab;
 
 async function rpcPage(g = gw, query = '') {
@@ -149,7 +150,7 @@ test('the REST callee form shows {code, content, headers} and back-end errors (a
 	await standIn.end();
 });
 
-test('a configured REST callee: the page shows the back end\'s status, headers and content', { skip: skip || noContainerWorkers() }, async () => {
+test('a configured REST callee: the page shows the back end\'s status, headers and content', { skip }, async () => {
 	// Test webapp.api against a local back end: GET and POST, then the back end gone.
 	const requests = [];
 	const backend = http.createServer((req, res) => {
@@ -164,8 +165,7 @@ test('a configured REST callee: the page shows the back end\'s status, headers a
 	});
 	const port = await freePort();
 	await new Promise((r) => backend.listen(port, HOST, r));
-	const cfg = makeConfig();
-	cfg.workers.push(restCalleeWorker({ procedure: 'webapp.api', baseurl: `http://${HOST}:${port}/api/` }));
+	const cfg = addContainer(makeConfig(), [restCallee({ procedure: 'webapp.api', baseurl: `http://${HOST}:${port}/api/` })]);
 	const gw2 = await startGateway({ config: cfg });
 	try {
 		const page = await rpcPage(gw2);

@@ -14,7 +14,6 @@ import {
 	freePort, waitFor, within, request, SRCDIR, BIN, HOST,
 } from './lib/gateway.mjs';
 import { connectAutobahn, settle } from './lib/wamp.mjs';
-import { notYetSupported } from './lib/features.mjs';
 
 const EX = path.join(SRCDIR, 'examples');
 const gws = [];
@@ -33,8 +32,6 @@ function relocated(name, replacements) {
 	return text;
 }
 
-const restBridgeSkip = notYetSupported(fs.readFileSync(path.join(EX, 'rest-bridge.json'), 'utf8'));
-
 test('the example configs pass switchboard check', async () => {
 	// Test every examples/*.json except the REST bridge (its own test below).
 	const files = fs.readdirSync(EX).filter((f) => f.endsWith('.json') && f !== 'rest-bridge.json');
@@ -46,7 +43,7 @@ test('the example configs pass switchboard check', async () => {
 	}
 });
 
-test('examples/rest-bridge.json passes switchboard check', { skip: restBridgeSkip }, () => {
+test('examples/rest-bridge.json passes switchboard check', () => {
 	// Test the Crossbar REST-bridge setup (RESTCallee and MessageForwarder container workers).
 	const r = runCli(['check', '--config', path.join(EX, 'rest-bridge.json')]);
 	assert.equal(r.code, 0, r.stderr);
@@ -90,7 +87,7 @@ test('examples/production.json: browsers may only subscribe to com.example.*, th
 	await wamp.end();
 });
 
-test('examples/rest-bridge.json: webapp.api and the forwarder reach a local back end', { skip: restBridgeSkip }, async () => {
+test('examples/rest-bridge.json: webapp.api and the forwarder reach a local back end', async () => {
 	// Test the seed scenario on free ports: /call and Autobahn|JS call webapp.api; /publish
 	// and a WAMP publish are forwarded by prefix and wildcard subscriptions.
 	const hits = [];
