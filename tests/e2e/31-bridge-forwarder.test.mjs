@@ -18,6 +18,8 @@ import {
 } from './lib/backend.mjs';
 
 const FAST = { retry_delay: 50, retry_max_delay: 200 };
+const NAMED = ['fwd-match', 'fwd-shape', 'fwd-put', 'fwd-src', 'fwd-exp', 'fwd-2xx', 'fwd-down', 'fwd-dead',
+	'fwd-tmo', 'fwd-info', 'fwd-cap', 'fwd-multi'];
 let gw, be, be2, s;
 
 function config() {
@@ -53,6 +55,16 @@ function config() {
 			subscriptions: [{ topic: 'tmo.t', url: `${be.url}/tmo` }],
 		}),
 		messageForwarder({ id: 'fwd-info', ...FAST, subscriptions: [{ topic: 'info.t', url: `${be.url}/info` }] }),
+		messageForwarder({
+			id: 'fwd-cap', retry_delay: 20, retry_max_delay: 60, max_attempts: 0,
+			subscriptions: [{ topic: 'cap.t', url: `${be.url}/cap` }],
+		}),
+		messageForwarder({
+			id: 'fwd-multi', ...FAST, subscriptions: [
+				{ topic: 'multi.t', url: `${be.url}/multi/a` },
+				{ topic: 'multi.', match: 'prefix', url: `${be.url}/multi/b` },
+			],
+		}),
 		messageForwarder({ ...FAST, subscriptions: [{ topic: 'noid.t', url: `${be.url}/noid` }] }),
 	]);
 }
@@ -336,14 +348,63 @@ test('/info "forwarders": one entry per forwarder with its counters', async () =
 	assert.deepEqual([f.realm, f.delivered, f.failed_attempts, f.dead_letters, f.backlog, String(f.cursor)],
 		['realm1', 3, 0, 0, 0, last]);
 	const all = (await info(gw)).forwarders;
-	assert.equal(all.length, 11, JSON.stringify(all.map((x) => x.id)));
-	for (const id of ['fwd-match', 'fwd-shape', 'fwd-put', 'fwd-src', 'fwd-exp', 'fwd-2xx', 'fwd-down', 'fwd-dead', 'fwd-tmo', 'fwd-info']) {
+	assert.equal(all.length, NAMED.length + 1, JSON.stringify(all.map((x) => x.id)));
+	for (const id of NAMED) {
 		assert.ok(all.some((x) => x.id === id), `${id} listed`);
 	}
 	const noid = all.filter((x) => !x.id.startsWith('fwd-'));
 	assert.equal(noid.length, 1);
 	assert.ok(typeof noid[0].id === 'string' && noid[0].id.length > 0, 'a derived id for the forwarder without one');
 	for (const x of all) assert.equal(x.realm, 'realm1');
+});
+
+test('each forwarder is a session with authid = its id, or forwarder-<N> without one', async () => {
+	// Test wamp.session.get over every session: the named forwarders' ids
+	// and exactly one forwarder-<N> (N: a number, or a hex name derived
+	// from realm + subscriptions).
+	const authids = [];
+	for (const id of await s.call('wamp.session.list')) authids.push((await s.call('wamp.session.get', [id])).authid);
+	for (const id of NAMED) assert.ok(authids.includes(id), `session ${id}: ${JSON.stringify(authids)}`);
+	const derived = authids.filter((a) => /^forwarder-[0-9a-z]+$/.test(a));
+	assert.equal(derived.length, 1, JSON.stringify(authids));
+});
+
+test('retry_max_delay caps the back-off; max_attempts 0 never dead-letters', async () => {
+	// Test retry_delay 20 ms, cap 60 ms, max_attempts 0 against 14 failures
+	// (more than the default 10) then success: 15 attempts, later gaps stay
+	// near the cap, no dead letter, the next event follows.
+	let n = 0;
+	be.on('/cap', (r) => (arg0(r) === 'stubborn' && n++ < 14 ? { status: 503 } : { status: 200 }));
+	await publishOk(gw, 'cap.t', ['stubborn']);
+	await publishOk(gw, 'cap.t', ['next']);
+	await arrival(be, '/cap', 'next', 8000);
+	const got = be.reqs('/cap');
+	assert.deepEqual(got.map(arg0), [...Array(15).fill('stubborn'), 'next']);
+	const gaps = got.slice(1, 15).map((r, i) => r.t - got[i].t);
+	assert.ok(gaps.slice(4).every((g) => g >= 45 && g < 300), `gaps after the cap ${JSON.stringify(gaps)}`);
+	assert.deepEqual(sqliteRows(gw.dbPath, 'SELECT * FROM dead_letters WHERE forwarder = ?', ['fwd-cap']), []);
+	const f = await forwarderInfo(gw, 'fwd-cap');
+	assert.deepEqual([f.dead_letters, f.failed_attempts >= 14], [0, true], JSON.stringify(f));
+});
+
+test('an event matching two subscriptions: the next event waits until both succeeded', async () => {
+	// Test e1 on multi.t (exact /multi/a and prefix /multi/b), /multi/b
+	// failing twice for it: e2 is sent to either URL only after e1's
+	// successful request to /multi/b.
+	let n = 0;
+	be.on('/multi/b', (r) => (arg0(r) === 'e1' && n++ < 2 ? { status: 500 } : { status: 200 }));
+	await publishOk(gw, 'multi.t', ['e1']);
+	await publishOk(gw, 'multi.t', ['e2']);
+	await arrival(be, '/multi/a', 'e2');
+	await arrival(be, '/multi/b', 'e2');
+	const reqs = be.requests.filter((r) => r.path.startsWith('/multi/'));
+	const e1b = reqs.filter((r) => r.path === '/multi/b' && arg0(r) === 'e1');
+	assert.equal(e1b.length, 3, 'e1 to /multi/b: 2 failures and a success');
+	assert.ok(reqs.some((r) => r.path === '/multi/a' && arg0(r) === 'e1'), 'e1 reached /multi/a');
+	const lastE1 = reqs.lastIndexOf(e1b[2]);
+	const firstE2 = reqs.findIndex((r) => arg0(r) === 'e2');
+	assert.ok(firstE2 > lastE1, `e2 sent after e1 succeeded everywhere: ${JSON.stringify(reqs.map((r) => [r.path, arg0(r)]))}`);
+	assert.ok(reqs.slice(lastE1 + 1).every((r) => arg0(r) === 'e2'), 'no e1 after its success');
 });
 
 // ---- restarts ----------------------------------------------------------------
