@@ -125,8 +125,8 @@ static char *request_body(const struct event *ev)
 {
 	json_t *payload = json_loadb(ev->payload, ev->payload_len, JSON_ALLOW_NUL, NULL);
 	json_t *args = json_object_get(payload, "args"), *kwargs = json_object_get(payload, "kwargs");
-	json_t *body = json_pack("{s:O, s:O}", "args", args ? args : json_array(),
-				 "kwargs", kwargs ? kwargs : json_object());
+	json_t *body = json_pack("{s:o, s:o}", "args", args ? json_incref(args) : json_array(),
+				 "kwargs", kwargs ? json_incref(kwargs) : json_object());
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	json_decref(payload);
