@@ -1,10 +1,13 @@
 #!/bin/sh
 # deps.sh - installs what Switchboard needs on Debian 12 (or a derivative).
 #
-#   ./deps.sh           build dependencies (compiler, autotools, libraries)
-#   ./deps.sh --test    the same, plus what `make check` uses (curl, Autobahn|Python, Node.js
+#   ./deps.sh           build dependencies (compiler, autotools, libraries, and Node.js/npm
+#                       for the browser build of Autobahn|JS in vendor/package.json, which
+#                       make copies into www/vendor/)
+#   ./deps.sh --test    the same, plus what `make check` uses (curl, Autobahn|Python,
+#                       Chromium for the page tests, nginx and PHP for the examples' tests,
 #                       and the npm packages in tests/package.json)
-#   ./deps.sh --bench   the same as --test, plus nginx + nchan and wrk
+#   ./deps.sh --bench   the same as --test, plus nchan for nginx and wrk
 #
 # Only missing Debian packages are installed; run as root or with sudo.
 set -eu
@@ -13,8 +16,8 @@ cd "$(dirname "$0")"
 build="build-essential autoconf automake pkg-config libmicrohttpd-dev
   libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libsqlite3-dev
   libcurl4-openssl-dev libssl-dev libuv1-dev libmsgpack-dev"
-test="curl ca-certificates python3-autobahn"
-bench="nginx libnginx-mod-nchan wrk"
+test="curl ca-certificates python3-autobahn chromium nginx php-cli"
+bench="libnginx-mod-nchan wrk"
 
 want=$build
 case "${1:-}" in
@@ -23,7 +26,7 @@ case "${1:-}" in
 "") ;;
 *) echo "usage: ./deps.sh [--test|--bench]" >&2; exit 2 ;;
 esac
-command -v node >/dev/null 2>&1 || [ "${1:-}" = "" ] || want="$want nodejs npm"
+command -v npm >/dev/null 2>&1 || want="$want nodejs npm"
 
 sudo=
 [ "$(id -u)" = 0 ] || sudo=sudo
@@ -38,6 +41,8 @@ if [ -n "$missing" ]; then
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
 fi
 
+echo "deps.sh: installing browser libraries from vendor/package-lock.json"
+(cd vendor && npm ci --no-audit --no-fund --loglevel=error)
 if [ "${1:-}" != "" ]; then
 	echo "deps.sh: installing test packages from tests/package-lock.json"
 	(cd tests && npm ci --no-audit --no-fund --loglevel=error)

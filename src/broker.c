@@ -296,7 +296,6 @@ static struct event *event_from_publish(struct broker *b, struct session *s, con
 	const char *topic = json_string_value(json_array_get(msg, 3));
 	json_t *args = wamp_args(msg, 4), *kwargs = wamp_kwargs(msg, 4);
 	json_t *sse_event = json_object_get(options, "sse_event");
-	const struct sb_permission *rule = acl_rule(s->role, topic);
 	const char *name = json_string_value(sse_event);
 	struct event *ev = event_new(b->realm, topic, args ? json_incref(args) : NULL,
 				     kwargs ? json_incref(kwargs) : NULL,
@@ -304,7 +303,7 @@ static struct event *event_from_publish(struct broker *b, struct session *s, con
 	ev->publisher = s->id;
 	ev->exclude_publisher = !json_is_false(json_object_get(options, "exclude_me"));
 	ev->disclose_publisher = wamp_opt_true(options, "disclose_me") ||
-				 (rule && rule->disclose_publisher);
+				 session_discloses(s, ACL_PUBLISH, topic);
 	if (ev->disclose_publisher) {
 		ev->publisher_authid = xstrdup(s->authid);
 		ev->publisher_authrole = xstrdup(s->authrole);

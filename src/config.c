@@ -156,8 +156,10 @@ static int role_name(struct ctx *c, json_t *v, void *obj, const struct field *f)
 
 static int role_authorizer(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return keys_reject(c, "dynamic authorizers are not supported yet; list static "
-		    "\"permissions\" for this role instead");
+	struct sb_role *role = obj;
+	if (!uri_is_valid(json_string_value(v)))
+		return keys_reject(c, "invalid procedure URI \"%s\"", json_string_value(v));
+	return keys_take_string(c, v, &role->authorizer);
 }
 
 static const struct field role_fields[] = {
@@ -179,6 +181,8 @@ static int roles(struct ctx *c, json_t *v, void *obj, const struct field *f)
 		if (keys_expect_object(c, e) < 0 ||
 		    keys_parse_object(c, e, role_fields, &realm->roles[i]) < 0)
 			return -1;
+		if (realm->roles[i].authorizer && json_object_get(e, "permissions"))
+			return keys_reject(c, "a role has \"permissions\" or an \"authorizer\", not both");
 		for (size_t j = 0; j < i; j++) {
 			if (!strcmp(realm->roles[j].name, realm->roles[i].name)) {
 				keys_push(c, "name");
@@ -437,9 +441,27 @@ static int ws_serializers(struct ctx *c, json_t *v, void *obj, const struct fiel
 	return keys_string_array(c, v, serializer_names);
 }
 
+/* Origins a browser may open WebSockets from: exact, or with * patterns. */
+static int ws_allowed_origins(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_path *p = obj;
+	if (keys_string_array(c, v, NULL) < 0)
+		return -1;
+	for (size_t i = 0; i < p->n_allowed_origins; i++)
+		free(p->allowed_origins[i]);
+	free(p->allowed_origins);
+	p->n_allowed_origins = json_array_size(v);
+	p->allowed_origins = xcalloc(p->n_allowed_origins + 1, sizeof(char *));
+	for (size_t i = 0; i < p->n_allowed_origins; i++)
+		p->allowed_origins[i] = xstrdup(json_string_value(json_array_get(v, i)));
+	return 0;
+}
+
 static const struct field ws_options_fields[] = {
-	F("allowed_origins", T_ARR),
-	F("allow_null_origin", T_BOOL),
+	FN("allowed_origins", T_ARR, ws_allowed_origins),
+	BOOL("allow_null_origin", struct sb_path, allow_null_origin, 0),
+	INT("auth_failure_delay", struct sb_path, auth_failure_delay_ms, 0, 600000, 500),
+	INT("auth_failure_delay_max", struct sb_path, auth_failure_delay_max_ms, 0, 3600000, 10000),
 	F("external_port", T_INT),
 	F("enable_hybi10", T_BOOL),
 	F("enable_rfc6455", T_BOOL),
@@ -466,47 +488,6 @@ static const struct field ws_options_fields[] = {
 	F("compression", T_OBJ),
 	F("require_websocket_subprotocol", T_BOOL),
 	F("show_server_version", T_BOOL),
-	END,
-};
-
-static int anon_type(struct ctx *c, json_t *v, void *obj, const struct field *f)
-{
-	const char *s = json_string_value(v);
-	if (!strcmp(s, "dynamic"))
-		return keys_reject(c, "dynamic authentication is not supported yet");
-	if (strcmp(s, "static") != 0)
-		return keys_reject(c, "unknown value \"%s\" (use \"static\")", s);
-	return 0;
-}
-
-/* The role anonymous clients get is kept in the path's role. */
-static int anon_role(struct ctx *c, json_t *v, void *obj, const struct field *f)
-{
-	return keys_take_string(c, v, &((struct sb_path *)obj)->role);
-}
-
-static const struct field anonymous_fields[] = {
-	FN("type", T_STR, anon_type),
-	FN("role", T_STR, anon_role),
-	F("authid", T_STR),
-	F("realm", T_STR),         /* accepted and ignored, as Crossbar */
-	END,
-};
-
-static int auth_method(struct ctx *c, json_t *v, void *obj, const struct field *f)
-{
-	return keys_reject(c, "authentication method \"%s\" is not supported yet (only \"anonymous\")",
-		    f->key);
-}
-
-static const struct field auth_fields[] = {
-	SUB("anonymous", anonymous_fields),
-	FN("ticket", T_ANY, auth_method),
-	FN("wampcra", T_ANY, auth_method),
-	FN("cryptosign", T_ANY, auth_method),
-	FN("scram", T_ANY, auth_method),
-	FN("tls", T_ANY, auth_method),
-	FN("cookie", T_ANY, auth_method),
 	END,
 };
 
@@ -681,11 +662,21 @@ static int allowed_origins(struct ctx *c, json_t *v, void *obj, const struct fie
 	return 0;
 }
 
+/* Where an event stream's token may come from besides Authorization. */
+static int token_place(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	struct sb_path *p = obj;
+	return keys_take_string(c, v, !strcmp(f->key, "token_cookie") ? &p->token_cookie
+							       : &p->token_query);
+}
+
 static const struct field eventsource_options_fields[] = {
 	STORE("heartbeat", T_NUM, S_INT, struct sb_path, heartbeat_s, 1, 86400, 15),
 	INT("retry", struct sb_path, retry_ms, 0, 86400000, 3000),
 	SIZE("queue_limit", struct sb_path, queue_limit, 1, 1000000, 1024),
 	FN("allowed_origins", T_ARR | T_STR, allowed_origins),
+	FN("token_cookie", T_STR, token_place),
+	FN("token_query", T_STR, token_place),
 	END,
 };
 
@@ -724,7 +715,7 @@ static const struct field websocket_path_fields[] = {
 	F("url", T_STR),
 	FN("serializers", T_ARR, ws_serializers),
 	F("cookie", T_OBJ),
-	SUB("auth", auth_fields),
+	FN("auth", T_OBJ, config_path_auth),
 	SUB("options", ws_options_fields),
 	F("debug", T_BOOL),
 	END,
@@ -742,6 +733,7 @@ static const struct field eventsource_fields[] = {
 	F("id", T_STR), F("type", T_STR),
 	REQ("realm", T_STR, path_realm),
 	REQ("role", T_STR, path_role),
+	FN("auth", T_OBJ, config_path_auth),
 	SUB("options", eventsource_options_fields),
 	END,
 };
@@ -865,7 +857,7 @@ static int wst_options(struct ctx *c, json_t *v, void *obj, const struct field *
 
 static int wst_auth(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return keys_parse_object(c, v, auth_fields, &((struct sb_transport *)obj)->paths[0]);
+	return config_path_auth(c, v, &((struct sb_transport *)obj)->paths[0], f);
 }
 
 static const struct field websocket_transport_fields[] = {
@@ -1389,6 +1381,12 @@ static void free_path(struct sb_path *p)
 	free(p->key);
 	free(p->secret);
 	free(p->require_ip);
+	free(p->token_cookie);
+	free(p->token_query);
+	config_free_auth(&p->auth);
+	for (size_t i = 0; i < p->n_allowed_origins; i++)
+		free(p->allowed_origins[i]);
+	free(p->allowed_origins);
 	for (size_t i = 0; i < p->cors.n_allowed_origins; i++)
 		free(p->cors.allowed_origins[i]);
 	free(p->cors.allowed_origins);
@@ -1406,6 +1404,7 @@ void config_free(struct sb_config *cfg)
 				free(role->permissions[k].uri);
 			free(role->permissions);
 			free(role->name);
+			free(role->authorizer);
 		}
 		free(r->roles);
 		free(r->name);

@@ -27,12 +27,56 @@ struct sb_role {
 	char *name;
 	struct sb_permission *permissions;
 	size_t n_permissions;
+	char *authorizer;          /* dynamic authorizer procedure, or NULL */
 };
 
 struct sb_realm {
 	char *name;
 	struct sb_role *roles;
 	size_t n_roles;
+};
+
+/* ---- authentication: a websocket or eventsource path's "auth" ----------- */
+
+enum sb_auth_method {
+	SB_AUTH_ANONYMOUS, SB_AUTH_TICKET, SB_AUTH_WAMPCRA, SB_AUTH_CRYPTOSIGN,
+	SB_AUTH_JWT,               /* eventsource paths only */
+	SB_AUTH_N_METHODS
+};
+
+struct sb_principal {          /* a static ticket, wampcra or cryptosign user */
+	char *authid;
+	char *secret;              /* ticket, or wampcra secret (${VAR} expanded) */
+	char *role;                /* NULL = the method's default-role */
+	char *realm;               /* cryptosign: the only realm it may join */
+	char *salt;                /* wampcra: salted when set */
+	int iterations, keylen;
+	unsigned char (*keys)[32]; /* cryptosign: authorized Ed25519 public keys */
+	size_t n_keys;
+};
+
+struct sb_auth_method_cfg {
+	bool is_enabled;
+	bool is_dynamic;
+	char *authenticator;       /* dynamic: the procedure */
+	char *authenticator_realm; /* NULL = the realm the client asked for */
+	char *authenticator_role;  /* default "trusted" */
+	char *role;                /* anonymous: its role; others: default-role */
+	char *authid;              /* anonymous: a fixed authid (NULL = random) */
+	struct sb_principal *principals;
+	size_t n_principals;
+
+	/* jwt */
+	char *jwt_secret;          /* HS256 */
+	char *jwt_public_key;      /* PEM text: RS256 / ES256 */
+	bool jwt_allows[3];        /* HS256, RS256, ES256 ("algorithms"; all by default) */
+	char *issuer, *audience;   /* checked when set */
+	char *role_claim, *topics_claim;
+};
+
+struct sb_auth {
+	bool is_set;               /* the path has an "auth" object */
+	struct sb_auth_method_cfg methods[SB_AUTH_N_METHODS];
 };
 
 /* ---- transports and their paths ---------------------------------------- */
@@ -76,10 +120,20 @@ struct sb_path {
 	size_t queue_limit;        /* messages queued per slow client; default 1024 */
 	struct sb_cors cors;
 
+	/* websocket and eventsource */
+	struct sb_auth auth;
+	char *token_cookie, *token_query;  /* eventsource: where tokens may come */
+
 	/* websocket (queue_limit above: outgoing messages per session) */
 	size_t max_message_size;   /* bytes; default 1048576 */
 	int auto_ping_interval_ms; /* ping an idle peer; 0 = never; default 30000 */
 	int auto_ping_timeout_ms;  /* then hang up after this; default 10000 */
+	int auth_failure_delay_ms; /* ABORT after a failed login waits this long,
+				      doubling per failure from the address; 500 */
+	int auth_failure_delay_max_ms;  /* default 10000 */
+	char **allowed_origins;    /* WebSocket upgrades; NULL = the default rule */
+	size_t n_allowed_origins;
+	bool allow_null_origin;
 
 	/* webhook */
 	char *webhook_topic;       /* topic to publish on */

@@ -362,6 +362,10 @@ static int check_permission(struct ctx *c, const struct sb_role *role,
 			    const struct sb_component *comp, enum acl_action action,
 			    const char *uri)
 {
+	if (role && role->authorizer)
+		return keys_reject(c, "role \"%s\" of realm \"%s\" is decided by a dynamic "
+				   "authorizer; give the component a role with static permissions",
+				   comp->role, comp->realm);
 	if (!role || acl_allows(role, action, uri))
 		return 0;             /* NULL: the built-in "trusted" */
 	return keys_reject(c, "role \"%s\" of realm \"%s\" may not %s \"%s\"; allow it in the "

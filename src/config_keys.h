@@ -112,6 +112,11 @@ char *keys_resolve(const struct ctx *c, const char *p);
 /* "exact", "prefix" or "wildcard" into *out. */
 int keys_match(struct ctx *c, json_t *v, enum uri_match *out);
 
+/* ---- config_auth.c: a path's "auth" object -------------------------------- */
+
+int config_path_auth(struct ctx *c, json_t *v, void *obj, const struct field *f);
+void config_free_auth(struct sb_auth *auth);
+
 /* ---- config_components.c: container workers and router components ------- */
 
 int config_router_components(struct ctx *c, json_t *v, void *obj, const struct field *f);

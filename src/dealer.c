@@ -344,13 +344,12 @@ static json_t *invocation_details(const struct registration *r, const struct cal
 				  const char *procedure, bool receive_progress)
 {
 	json_t *details = json_object();
-	const struct sb_permission *rule = acl_rule(caller->role, procedure);
 	if (r->match != URI_EXACT)
 		json_object_set_new(details, "procedure", json_string(procedure));
 	if (receive_progress)
 		json_object_set_new(details, "receive_progress", json_true());
 	if (callee->disclose_caller || wamp_opt_true(options, "disclose_me") ||
-	    (rule && rule->disclose_caller)) {
+	    session_discloses(caller, ACL_CALL, procedure)) {
 		json_object_set_new(details, "caller", json_integer((json_int_t)caller->id));
 		json_object_set_new(details, "caller_authid", json_string(caller->authid));
 		json_object_set_new(details, "caller_authrole", json_string(caller->authrole));

@@ -14,13 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
+#include "authorizer.h"
 #include "bus.h"
+#include "caller.h"
 #include "forwarder.h"
 #include "history.h"
 #include "httpclient.h"
 #include "listener.h"
 #include "log.h"
-#include "publish.h"
 #include "restcallee.h"
 #include "router.h"
 #include "signing.h"
@@ -180,7 +182,9 @@ fail:
 	uv_run(gw->loop, UV_RUN_DEFAULT);  /* let handles close */
 done:
 	ws_server_free(gw->ws);            /* closes the last sessions */
-	publish_free_callers(gw);
+	caller_free_all(gw);
+	auth_forget_failures(gw);
+	authorizer_free_cache(gw);
 	signing_forget_nonces(gw);
 	router_free(gw->router);
 	bus_free(gw->bus);

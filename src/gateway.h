@@ -48,7 +48,9 @@ struct gateway {
 	struct sse_hub *sse;
 	struct ws_server *ws;
 	struct router *router;
-	struct map http_callers;       /* caller path -> publish.c's WAMP caller */
+	struct map callers;            /* caller.c: in-process callers by realm, role */
+	struct map auth_failures;      /* auth.c: failed logins per client address */
+	struct map authorizer_cache;   /* authorizer.c: cached verdicts */
 	struct httpclient *httpclient; /* outgoing HTTP (REST callees, forwarders) */
 	struct nonce_log *nonces;      /* signing.c: nonces of signed requests */
 	struct restcallee **callees;   /* parallel to cfg->components; NULL = */

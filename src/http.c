@@ -2,6 +2,7 @@
  * HTTP (see http.h). */
 #include "http.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,9 +35,12 @@ static enum http_route_kind kind_of(enum sb_path_type type)
 	return ROUTE_NOT_FOUND;
 }
 
-static const struct http_route builtin_metrics = {NULL, ROUTE_METRICS, DEFAULT_BODY_LIMIT};
-static const struct http_route builtin_healthz = {NULL, ROUTE_HEALTHZ, DEFAULT_BODY_LIMIT};
-static const struct http_route builtin_not_found = {NULL, ROUTE_NOT_FOUND, DEFAULT_BODY_LIMIT};
+static const struct http_route builtin_metrics = {.kind = ROUTE_METRICS,
+						     .body_limit = DEFAULT_BODY_LIMIT};
+static const struct http_route builtin_healthz = {.kind = ROUTE_HEALTHZ,
+						     .body_limit = DEFAULT_BODY_LIMIT};
+static const struct http_route builtin_not_found = {.kind = ROUTE_NOT_FOUND,
+						     .body_limit = DEFAULT_BODY_LIMIT};
 
 void http_site_init(struct http_site *site, const struct sb_transport *t)
 {
@@ -47,6 +51,7 @@ void http_site_init(struct http_site *site, const struct sb_transport *t)
 	for (size_t i = 0; i < t->n_paths; i++) {
 		struct http_route *r = &site->routes[i];
 		r->path = &t->paths[i];
+		r->transport = t;
 		r->kind = kind_of(t->paths[i].type);
 		r->body_limit = t->paths[i].post_body_limit ? t->paths[i].post_body_limit
 							    : DEFAULT_BODY_LIMIT;
@@ -213,8 +218,60 @@ void http_cors(struct http_request *req, const struct sb_cors *cors)
 	http_add_header(req, "Vary", "Origin");
 }
 
+/* Glob with '*' for any run of characters; text is not NUL-terminated. */
+static bool glob_matches(const char *glob, const char *text, size_t len)
+{
+	if (!*glob)
+		return len == 0;
+	if (*glob == '*') {
+		for (size_t skip = 0; skip <= len; skip++)
+			if (glob_matches(glob + 1, text + skip, len - skip))
+				return true;
+		return false;
+	}
+	return len && tolower((unsigned char)*glob) == tolower((unsigned char)*text) &&
+	       glob_matches(glob + 1, text + 1, len - 1);
+}
+
+static bool is_loopback(const char *interface)
+{
+	return interface && (!strncmp(interface, "127.", 4) || !strcmp(interface, "::1") ||
+			     !strcasecmp(interface, "localhost"));
+}
+
+bool http_origin_allowed(const struct sb_transport *t, const struct sb_path *path,
+			 const char *origin, size_t origin_len, const char *host, size_t host_len)
+{
+	if (!origin)
+		return true;               /* not a browser: no cross-site risk */
+	if (origin_len == 4 && !strncasecmp(origin, "null", 4))
+		return path->allow_null_origin;
+	if (path->allowed_origins) {
+		for (size_t i = 0; i < path->n_allowed_origins; i++)
+			if (glob_matches(path->allowed_origins[i], origin, origin_len))
+				return true;
+		return false;
+	}
+	if (is_loopback(t->endpoint.interface))
+		return true;
+	const char *sep = memmem(origin, origin_len, "://", 3);
+	const char *origin_host = sep ? sep + 3 : origin;
+	size_t n = origin_len - (size_t)(origin_host - origin);
+	return host && n == host_len && !strncasecmp(origin_host, host, n);
+}
+
 static enum http_result websocket_without_upgrade(struct http_request *req)
 {
+	const char *origin = http_header(req, "Origin"), *host = http_header(req, "Host");
+	const char *upgrade = http_header(req, "Upgrade");
+	if (upgrade && !strcasecmp(upgrade, "websocket") &&
+	    !http_origin_allowed(req->route->transport, req->route->path, origin,
+				 origin ? strlen(origin) : 0, host, host ? strlen(host) : 0)) {
+		http_error(req, 403, "switchboard.error.origin_not_allowed", "Pages from %s may not "
+			   "open WebSockets here; list the origin in the path's "
+			   "options.allowed_origins.", origin);
+		return HTTP_DONE;
+	}
 	http_error(req, 400, "switchboard.error.bad_request",
 		   "This is a WAMP WebSocket endpoint: open it with a WebSocket client "
 		   "offering subprotocol wamp.2.json or wamp.2.msgpack.");

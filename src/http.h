@@ -94,6 +94,7 @@ enum http_result { HTTP_DONE, HTTP_PENDING };
 
 struct http_route {
 	const struct sb_path *path;        /* NULL for the built-ins */
+	const struct sb_transport *transport;
 	enum http_route_kind {
 		ROUTE_STATIC, ROUTE_WEBSOCKET, ROUTE_PUBLISHER, ROUTE_CALLER,
 		ROUTE_EVENTSOURCE, ROUTE_NODEINFO, ROUTE_WEBHOOK,
@@ -140,6 +141,14 @@ void http_error(struct http_request *req, int status, const char *uri,
 		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* status + compact JSON body (steals json). */
 void http_json(struct http_request *req, int status, void *json);
+/* May a browser page from origin (NULL: not a browser) open a WebSocket
+ * on path of transport t, whose Host header says host?  The path's
+ * allowed_origins (exact or with * globs) and allow_null_origin decide;
+ * without a list, any origin when t listens on a loopback address (local
+ * development), else only the same origin. */
+bool http_origin_allowed(const struct sb_transport *t, const struct sb_path *path,
+			 const char *origin, size_t origin_len, const char *host, size_t host_len);
+
 /* CORS headers for an allowed origin list (NULL cors = allow any). */
 void http_cors(struct http_request *req, const struct sb_cors *cors);
 

@@ -200,9 +200,13 @@ static enum listener_route peek_route(struct listener *l, int fd, bool *closed,
 	if (route == ROUTE_TO_HTTP && is_small_sse_head(l, head, (size_t)n))
 		route = ROUTE_TO_SSE;
 	if (route == ROUTE_TO_WEBSOCKET) {
-		size_t plen;
+		size_t plen, olen = 0, hlen = 0;
 		const char *path = request_path(head, (size_t)n, &plen);
+		const char *origin = find_header(head, (size_t)n, "Origin", &olen);
+		const char *host = find_header(head, (size_t)n, "Host", &hlen);
 		*ws_path = route_for(&l->site, path, plen)->path;
+		if (!http_origin_allowed(l->site.transport, *ws_path, origin, olen, host, hlen))
+			route = ROUTE_TO_HTTP;     /* MHD answers 403 */
 	}
 	return route;
 }

@@ -592,35 +592,36 @@ static int reply_now(struct lws *wsi, struct http_request *req)
 }
 
 /* An HTTP/1.1 Upgrade: WebSocket on a websocket path offering a WAMP
- * subprotocol goes ahead (ws.c binds the path); anything else is answered
- * 400, as on the plain port. */
+ * subprotocol, from an allowed origin, goes ahead (ws.c binds the path);
+ * anything else is answered as on the plain port: the websocket path's
+ * 400 or 403, or 400 elsewhere. */
 static int confirm_upgrade(struct lwshttp_server *s, struct lws *wsi, const char *what)
 {
-	char *uri, path[512], proto[256];
+	char *uri, proto[256];
 	int len;
 	if (!s || strcasecmp(what, "websocket"))
 		return -1;                 /* h2c over TLS makes no sense */
-	if (lws_http_get_uri_and_method(wsi, &uri, &len) < 0 || len <= 0 ||
-	    (size_t)len >= sizeof path)
+	if (lws_http_get_uri_and_method(wsi, &uri, &len) < 0 || len <= 0)
 		return -1;
-	snprintf(path, sizeof path, "%.*s", len, uri);
-	path[strcspn(path, "?")] = '\0';
+	struct lconn none = {0};
+	struct lreq *r = request_new(s, wsi, &none, uri, (size_t)len);
+	const struct http_route *route = r->req.route;
+	const char *origin = header(&r->req, "Origin"), *host = header(&r->req, "Host");
 	int plen = lws_hdr_copy(wsi, proto, sizeof proto, WSI_TOKEN_PROTOCOL);
-	struct http_request req = {0};
-	http_request_init(&req);
-	req.gw = s->gw;
-	req.path = path;
-	req.route = http_site_route(s->site, path);
-	if (req.route->kind == ROUTE_WEBSOCKET && plen > 0 && http_offers_wamp(proto, (size_t)plen))
-		return 0;
-	if (req.route->kind == ROUTE_WEBSOCKET)
-		http_dispatch(&req);       /* its 400: no WAMP subprotocol */
+	int rc = 0;
+	if (route->kind != ROUTE_WEBSOCKET)
+		http_error(&r->req, 400, "switchboard.error.bad_request",
+			   "No WebSocket endpoint at %s.", r->path);
+	else if (plen <= 0 || !http_offers_wamp(proto, (size_t)plen) ||
+		 !http_origin_allowed(route->transport, route->path, origin,
+				      origin ? strlen(origin) : 0, host, host ? strlen(host) : 0))
+		http_dispatch(&r->req);    /* the websocket path's 400 or 403 */
 	else
-		http_error(&req, 400, "switchboard.error.bad_request",
-			   "No WebSocket endpoint at %s.", path);
-	int rc = reply_now(wsi, &req);
-	http_request_cleanup(&req);
-	return rc;
+		rc = -2;                   /* allowed */
+	if (rc == 0)
+		rc = reply_now(wsi, &r->req);
+	request_free(r);
+	return rc == -2 ? 0 : rc;
 }
 
 /* ---- the protocol ------------------------------------------------------------------ */

@@ -11,14 +11,18 @@
 #include "history.h"
 #include "router.h"
 
-static json_t *session_details(const struct session *s)
+json_t *meta_session_details(const struct session *s)
 {
-	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}}",
-			 "session", (json_int_t)s->id, "realm", s->realm->cfg->name,
-			 "authid", s->authid, "authrole", s->authrole,
-			 "authmethod", s->authmethod, "authprovider", "static",
-			 "transport", "type", s->serializer == WAMP_INTERNAL ? "internal" : "websocket",
-			 "peer", s->peer);
+	json_t *details = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}}",
+				    "session", (json_int_t)s->id, "realm", s->realm->cfg->name,
+				    "authid", s->authid, "authrole", s->authrole,
+				    "authmethod", s->authmethod, "authprovider", s->authprovider,
+				    "transport", "type",
+				    s->serializer == WAMP_INTERNAL ? "internal" : "websocket",
+				    "peer", s->peer);
+	if (s->authextra)
+		json_object_set(details, "authextra", s->authextra);
+	return details;
 }
 
 static void publish_meta(struct session *s, const char *topic, json_t *args)
@@ -30,7 +34,7 @@ static void publish_meta(struct session *s, const char *topic, json_t *args)
 
 void meta_session_joined(struct session *s)
 {
-	publish_meta(s, "wamp.session.on_join", json_pack("[o]", session_details(s)));
+	publish_meta(s, "wamp.session.on_join", json_pack("[o]", meta_session_details(s)));
 }
 
 void meta_session_left(struct session *s)
@@ -94,7 +98,7 @@ static void get_session(struct session *s, uint64_t request, const json_t *id)
 		session_error(s, WAMP_CALL, request, "wamp.error.no_such_session",
 			      "no session with this id on realm \"%s\"", s->realm->cfg->name);
 	else
-		result(s, request, session_details(o));
+		result(s, request, meta_session_details(o));
 }
 
 /* One stored event as Crossbar's event history shows it (without the

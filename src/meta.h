@@ -17,6 +17,11 @@ struct session;
 
 /* Publish wamp.session.on_join / on_leave for s (on_leave before s's
  * authid and role are released). */
+/* {session, realm, authid, authrole, authmethod, authprovider, authextra,
+ * transport}: what on_join and wamp.session.get say, and what dynamic
+ * authorizers are told.  New reference. */
+json_t *meta_session_details(const struct session *s);
+
 void meta_session_joined(struct session *s);
 void meta_session_left(struct session *s);
 

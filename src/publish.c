@@ -16,7 +16,9 @@
 #include <jansson.h>
 
 #include "acl.h"
+#include "authorizer.h"
 #include "bus.h"
+#include "caller.h"
 #include "event.h"
 #include "gateway.h"
 #include "httpclient.h"
@@ -200,6 +202,96 @@ static enum http_result publish_event(struct http_request *req, const char *topi
 	return HTTP_PENDING;
 }
 
+static void not_authorized(struct http_request *req, const char *topic)
+{
+	char message[512];
+	snprintf(message, sizeof message, "session not authorized to publish to topic '%s'", topic);
+	wamp_error(req, "wamp.error.not_authorized", message);
+}
+
+/* A body that passed every check and the role's permission. */
+static enum http_result publish_allowed(struct http_request *req, json_t *body)
+{
+	const char *topic = json_string_value(json_object_get(body, "topic"));
+	json_t *sse_event = json_object_get(json_object_get(body, "options"), "sse_event");
+	json_t *kwargs = json_object_get(body, "kwargs");
+	char message[512];
+	if (!strncmp(topic, "wamp.", 5)) {
+		snprintf(message, sizeof message, "publish with restricted topic URI '%s'", topic);
+		wamp_error(req, "wamp.error.invalid_uri", message);
+		return HTTP_DONE;
+	}
+	return publish_event(req, topic, take_array(body, "args"),
+			     json_is_object(kwargs) ? json_incref(kwargs) : NULL,
+			     json_string_value(sse_event));
+}
+
+/* A role with a dynamic authorizer: the publish waits for its verdict. */
+struct publish_ask {
+	struct http_request *req;
+	json_t *body;
+	struct authorizer_ask *asking;
+	bool is_pending;               /* the handler returned HTTP_PENDING */
+	bool is_decided;
+	enum http_result result;
+};
+
+static void publish_verdict(void *ctx, struct verdict v)
+{
+	struct publish_ask *p = ctx;
+	struct http_request *req = p->req;
+	p->asking = NULL;
+	p->is_decided = true;
+	if (p->is_pending)
+		req->pending = NULL;       /* publish_event() may set its own */
+	if (v.allow) {
+		p->result = publish_allowed(req, p->body);
+	} else {
+		not_authorized(req, json_string_value(json_object_get(p->body, "topic")));
+		p->result = HTTP_DONE;
+	}
+	if (!p->is_pending)
+		return;                    /* answered at once: the handler carries on */
+	enum http_result result = p->result;
+	json_decref(p->body);
+	free(p);
+	if (result == HTTP_DONE)
+		http_finish(req);          /* else publish_event() finishes it */
+}
+
+static void publish_ask_cancelled(struct http_request *req)
+{
+	struct publish_ask *p = req->pending;
+	authorizer_forget(p->asking);
+	json_decref(p->body);
+	free(p);
+}
+
+static enum http_result ask_publish(struct http_request *req, const struct sb_role *role,
+				    json_t *body)
+{
+	const struct sb_path *path = req->route->path;
+	const char *topic = json_string_value(json_object_get(body, "topic"));
+	struct publish_ask *p = xcalloc(1, sizeof *p);
+	p->req = req;
+	p->body = json_incref(body);
+	json_t *details = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "authrole", role->name,
+				    "authmethod", "anonymous", "authprovider", "static", "transport",
+				    "type", "http", "peer", req->peer);
+	p->asking = authorizer_ask(req->gw, path->realm, role->authorizer, role->name, ACL_PUBLISH,
+				   topic, details, publish_verdict, p);
+	if (p->is_decided) {
+		enum http_result result = p->result;
+		json_decref(p->body);
+		free(p);
+		return result;
+	}
+	p->is_pending = true;
+	req->pending = p;
+	req->cancel = publish_ask_cancelled;
+	return HTTP_PENDING;
+}
+
 enum http_result publish_handle(struct http_request *req)
 {
 	if (!check_request(req, true) || !signing_check(req))
@@ -209,49 +301,29 @@ enum http_result publish_handle(struct http_request *req)
 		return HTTP_DONE;
 
 	const char *topic = json_string_value(json_object_get(body, "topic"));
-	json_t *options = json_object_get(body, "options");
-	json_t *sse_event = json_object_get(options, "sse_event");
+	json_t *sse_event = json_object_get(json_object_get(body, "options"), "sse_event");
 	const struct sb_role *role = gateway_path_role(req->gw, req->route->path);
 	enum http_result result = HTTP_DONE;
-	char message[512];
 
 	if (sse_event && (!json_is_string(sse_event) || !json_string_length(sse_event) ||
-			  strpbrk(json_string_value(sse_event), "\r\n"))) {
+			  strpbrk(json_string_value(sse_event), "\r\n")))
 		http_error(req, 400, BAD_REQUEST, "options.sse_event must be a non-empty string "
 			   "without line breaks.");
-	} else if (!acl_allows(role, ACL_PUBLISH, topic)) {
-		snprintf(message, sizeof message, "session not authorized to publish to topic '%s'", topic);
-		wamp_error(req, "wamp.error.not_authorized", message);
-	} else if (!strncmp(topic, "wamp.", 5)) {
-		snprintf(message, sizeof message, "publish with restricted topic URI '%s'", topic);
-		wamp_error(req, "wamp.error.invalid_uri", message);
-	} else {
-		json_t *kwargs = json_object_get(body, "kwargs");
-		result = publish_event(req, topic, take_array(body, "args"),
-				       json_is_object(kwargs) ? json_incref(kwargs) : NULL,
-				       json_string_value(sse_event));
-	}
+	else if (role && role->authorizer)
+		result = ask_publish(req, role, body);
+	else if (!acl_allows(role, ACL_PUBLISH, topic))
+		not_authorized(req, topic);
+	else
+		result = publish_allowed(req, body);
 	json_decref(body);
 	return result;
 }
 
 /* ---- calling --------------------------------------------------------------- */
 
-/* The HTTP caller of one caller path: an in-process WAMP session in the
- * path's realm with the path's role, so /call is authorized and routed by
- * the dealer exactly like a WebSocket client's CALL. */
-struct http_caller {
-	struct session *session;
-	struct map waiting;            /* CALL request id -> http_request */
-	uint64_t last_request;
-	struct http_request *answering; /* the request being dispatched now */
-	bool was_answered;             /* ...and it was answered at once */
-};
-
-static struct http_request *take_waiting(struct http_caller *caller, uint64_t request)
-{
-	return map_remove(&caller->waiting, (const char *)&request, sizeof request);
-}
+/* /call goes through the caller of the path's (realm, role): an in-process
+ * WAMP session, so it is authorized and routed by the dealer exactly like
+ * a WebSocket client's CALL. */
 
 /* Crossbar's shape: {"args": [null]} for no result, else args and kwargs
  * each only when non-empty. */
@@ -276,84 +348,54 @@ static json_t *call_error(const json_t *msg)
 			 "kwargs", kwargs ? json_incref(kwargs) : json_object());
 }
 
-/* The router answers the caller session: RESULT or ERROR for a request. */
-static void caller_receive(struct session *s, json_t *msg)
-{
-	struct http_caller *caller = s->transport;
-	json_int_t code = json_integer_value(json_array_get(msg, 0));
-	size_t id_at = code == WAMP_ERROR ? 2 : 1;
-	struct http_request *req = take_waiting(caller, wamp_id(msg, id_at));
-	if (req && (code == WAMP_RESULT || code == WAMP_ERROR)) {
-		http_json(req, 200, code == WAMP_RESULT ? call_result(msg, 3) : call_error(msg));
-		if (req == caller->answering) {
-			caller->was_answered = true;   /* the handler returns HTTP_DONE */
-		} else {
-			free(req->pending);            /* its call_wait */
-			req->pending = NULL;
-			http_finish(req);
-		}
-	}
-	json_decref(msg);
-}
-
-static void caller_close(struct session *s, int code)
-{
-	(void)s;
-	(void)code;                        /* in-process: nothing to close */
-}
-
-static const struct session_ops caller_ops = {caller_receive, NULL, caller_close};
-
-static struct http_caller *caller_for(struct gateway *gw, const struct sb_path *path)
-{
-	struct http_caller *caller = map_get(&gw->http_callers, (const char *)&path, sizeof path);
-	if (caller)
-		return caller;
-	caller = xcalloc(1, sizeof *caller);
-	caller->session = router_session_join(gw->router, &caller_ops, caller, path->realm,
-					      path->role, "switchboard-http-caller");
-	if (!caller->session) {
-		free(caller);
-		return NULL;
-	}
-	map_put(&gw->http_callers, (const char *)&path, sizeof path, caller);
-	return caller;
-}
-
 struct call_wait {
-	struct http_caller *caller;
+	struct http_request *req;
+	struct caller *caller;
 	uint64_t request;
+	bool is_pending;               /* the handler returned HTTP_PENDING */
+	bool is_answered;
 };
+
+static void call_answered(void *ctx, const json_t *answer)
+{
+	struct call_wait *w = ctx;
+	struct http_request *req = w->req;
+	bool is_result = json_integer_value(json_array_get(answer, 0)) == WAMP_RESULT;
+	http_json(req, 200, is_result ? call_result(answer, 3) : call_error(answer));
+	w->is_answered = true;
+	if (w->is_pending) {
+		req->pending = NULL;
+		free(w);
+		http_finish(req);
+	}
+}
 
 /* The HTTP client left first: forget it and cancel the call. */
 static void call_cancelled(struct http_request *req)
 {
 	struct call_wait *w = req->pending;
-	take_waiting(w->caller, w->request);
-	router_receive(w->caller->session, json_pack("[i, I, {s:s}]", WAMP_CANCEL,
-						     (json_int_t)w->request, "mode", "killnowait"));
+	caller_forget(w->caller, w->request);
 	free(w);
 }
 
-static enum http_result call_procedure(struct http_request *req, struct http_caller *caller,
+static enum http_result call_procedure(struct http_request *req, struct caller *caller,
 				       json_t *body)
 {
 	json_t *timeout = json_object_get(json_object_get(body, "options"), "timeout");
-	uint64_t request = ++caller->last_request;
-	json_t *options = timeout ? json_pack("{s:O}", "timeout", timeout) : json_object();
-	json_t *msg = json_pack("[i, I, o, O]", WAMP_CALL, (json_int_t)request, options,
-				json_object_get(body, "procedure"));
-	wamp_append_payload(msg, json_object_get(body, "args"), json_object_get(body, "kwargs"));
-
-	map_put(&caller->waiting, (const char *)&request, sizeof request, req);
-	caller->answering = req;
-	caller->was_answered = false;
-	router_receive(caller->session, msg);
-	caller->answering = NULL;
-	if (caller->was_answered)
+	json_t *args = json_object_get(body, "args"), *kwargs = json_object_get(body, "kwargs");
+	struct call_wait *w = xcalloc(1, sizeof *w);
+	w->req = req;
+	w->caller = caller;
+	w->request = caller_call(caller, json_string_value(json_object_get(body, "procedure")),
+				 json_is_array(args) ? json_incref(args) : NULL,
+				 json_is_object(kwargs) ? json_incref(kwargs) : NULL,
+				 timeout ? json_pack("{s:O}", "timeout", timeout) : NULL,
+				 call_answered, w);
+	if (w->is_answered) {              /* refused or answered in-process */
+		free(w);
 		return HTTP_DONE;
-	struct call_wait *w = xmalloc(sizeof *w);
-	*w = (struct call_wait){caller, request};
+	}
+	w->is_pending = true;
 	req->pending = w;
 	req->cancel = call_cancelled;
 	return HTTP_PENDING;
@@ -369,7 +411,7 @@ enum http_result publish_handle_call(struct http_request *req)
 	const char *procedure = json_string_value(json_object_get(body, "procedure"));
 	const struct sb_path *path = req->route->path;
 	json_t *timeout = json_object_get(json_object_get(body, "options"), "timeout");
-	struct http_caller *caller = caller_for(req->gw, path);
+	struct caller *caller = caller_for(req->gw, path->realm, path->role);
 	enum http_result result = HTTP_DONE;
 	char message[512];
 	if (timeout && !(json_is_integer(timeout) && json_integer_value(timeout) >= 0)) {
@@ -384,20 +426,6 @@ enum http_result publish_handle_call(struct http_request *req)
 	}
 	json_decref(body);
 	return result;
-}
-
-static void free_caller(const char *key, void *value, void *ctx)
-{
-	struct http_caller *caller = value;
-	router_session_gone(caller->session);
-	map_clear(&caller->waiting);
-	free(caller);
-}
-
-void publish_free_callers(struct gateway *gw)
-{
-	map_each(&gw->http_callers, free_caller, NULL);
-	map_clear(&gw->http_callers);
 }
 
 /* ---- webhook ----------------------------------------------------------------- */

@@ -10,8 +10,6 @@
 enum http_result publish_handle(struct http_request *req);
 /* POST /call: validate, authorize, route the call. */
 enum http_result publish_handle_call(struct http_request *req);
-/* Ends the in-process sessions /call uses (at shutdown). */
-void publish_free_callers(struct gateway *gw);
 /* Webhook: publish the request's headers and body on the path's topic. */
 enum http_result publish_handle_webhook(struct http_request *req);
 

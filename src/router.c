@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
+#include "authorizer.h"
 #include "broker.h"
 #include "config.h"
 #include "dealer.h"
@@ -36,7 +38,7 @@ static struct sb_permission trusted_permission = {
 	.uri = "", .match = URI_PREFIX, .allow_call = true, .allow_register = true,
 	.allow_publish = true, .allow_subscribe = true,
 };
-static const struct sb_role trusted_role = {"trusted", &trusted_permission, 1};
+static const struct sb_role trusted_role = {"trusted", &trusted_permission, 1, NULL};
 
 static const char *const session_features_broker[] = {
 	"publisher_identification", "pattern_based_subscription", "publisher_exclusion",
@@ -98,7 +100,7 @@ struct session *router_find_session(struct router *r, uint64_t id)
 	return map_get(&r->by_id, (const char *)&id, sizeof id);
 }
 
-static struct realm *find_realm(struct router *r, const char *name)
+struct realm *router_find_realm(struct router *r, const char *name)
 {
 	for (size_t i = 0; i < r->n_realms; i++)
 		if (!strcmp(r->realms[i].cfg->name, name))
@@ -148,10 +150,10 @@ static struct session *session_alloc(struct router *r, const struct session_ops 
 
 struct session *router_session_new(struct router *r, const struct session_ops *ops,
 				   void *transport, enum wamp_serializer ser,
-				   const char *peer, const char *anonymous_role)
+				   const char *peer, const struct sb_path *path)
 {
 	struct session *s = session_alloc(r, ops, transport, ser, peer);
-	s->anonymous_role = anonymous_role;
+	s->path = path;
 	list_insert(&r->pending, s);
 	return s;
 }
@@ -222,7 +224,8 @@ static const char *action_name(enum acl_action action)
 bool session_authorize(struct session *s, enum acl_action action, int type,
 		       uint64_t request, const char *uri)
 {
-	if (acl_allows(s->role, action, uri))
+	if (s->role->authorizer ? s->has_verdict && s->verdict_allows
+				: acl_allows(s->role, action, uri))
 		return true;
 	if (request)
 		session_error(s, type, request, "wamp.error.not_authorized",
@@ -232,7 +235,16 @@ bool session_authorize(struct session *s, enum acl_action action, int type,
 	return false;
 }
 
+bool session_discloses(const struct session *s, enum acl_action action, const char *uri)
+{
+	if (s->role->authorizer)
+		return s->has_verdict && s->verdict_discloses;
+	const struct sb_permission *rule = acl_rule(s->role, uri);
+	return rule && (action == ACL_CALL ? rule->disclose_caller : rule->disclose_publisher);
+}
+
 static void leave_realm(struct session *s);
+static void drop_held(struct session *s);
 
 /* Ends the session now: what it held is released at once (callers of its
  * pending invocations are answered), not when the transport finally goes. */
@@ -240,6 +252,7 @@ static void end_session(struct session *s, int code)
 {
 	s->ops->close(s, code);
 	s->state = SESSION_CLOSED;
+	auth_cancel(s);
 	leave_realm(s);
 }
 
@@ -292,19 +305,20 @@ static char *random_authid(void)
 }
 
 static void enter_realm(struct session *s, struct realm *realm, const struct sb_role *role,
-			const char *authid, const char *authmethod)
+			const char *authid, const char *authmethod, uint64_t id)
 {
 	struct router *r = s->router;
 	list_remove(&r->pending, s);
-	do
+	s->id = id;
+	while (!s->id || map_get(&r->by_id, (const char *)&s->id, sizeof s->id))
 		s->id = wamp_random_id();
-	while (map_get(&r->by_id, (const char *)&s->id, sizeof s->id));
 	map_put(&r->by_id, (const char *)&s->id, sizeof s->id, s);
 	s->realm = realm;
 	s->role = role;
 	s->authrole = xstrdup(role->name);
 	s->authid = authid ? xstrdup(authid) : random_authid();
 	s->authmethod = authmethod;
+	s->authprovider = "static";
 	s->state = SESSION_ESTABLISHED;
 	list_insert(&realm->sessions, s);
 	r->gw->stats.wamp_sessions++;
@@ -317,6 +331,7 @@ static void leave_realm(struct session *s)
 	struct realm *realm = s->realm;
 	if (!realm)
 		return;
+	drop_held(s);
 	broker_session_left(realm->broker, s);
 	dealer_session_left(realm->dealer, s);
 	list_remove(&realm->sessions, s);
@@ -326,7 +341,9 @@ static void leave_realm(struct session *s)
 	list_insert(&r->pending, s);
 	free(s->authid);
 	free(s->authrole);
+	json_decref(s->authextra);
 	s->authid = s->authrole = NULL;
+	s->authextra = NULL;
 	s->realm = NULL;
 	s->role = NULL;
 	s->id = 0;
@@ -359,54 +376,57 @@ static void read_features(struct session *s, const json_t *details)
 	s->features.callee_progress = wamp_opt_true(callee, "progressive_call_results");
 }
 
-/* Checks a HELLO and picks the realm and role; NULL after an ABORT.  The
- * one place a session is admitted (authentication plugs in here). */
-static const struct sb_role *admit(struct session *s, const json_t *msg, struct realm **realm)
+/* Checks a HELLO; returns its realm, or NULL after an ABORT. */
+static struct realm *hello_realm(struct session *s, const json_t *msg)
 {
 	const char *realm_name = json_string_value(json_array_get(msg, 1));
 	json_t *details = json_array_get(msg, 2);
-	json_t *methods = json_object_get(details, "authmethods");
-	bool offers_anonymous = !json_array_size(methods);
-	for (size_t i = 0; i < json_array_size(methods); i++)
-		offers_anonymous |= !strcmp(json_string_value(json_array_get(methods, i)) ?: "",
-					    "anonymous");
-	if (!uri_is_valid(realm_name)) {
+	struct realm *realm = NULL;
+	if (!uri_is_valid(realm_name))
 		protocol_violation(s, "HELLO realm is not a valid URI");
-	} else if (!roles_are_valid(json_object_get(details, "roles"))) {
+	else if (!roles_are_valid(json_object_get(details, "roles")))
 		protocol_violation(s, "HELLO.Details.roles must be a dict of role names to dicts");
-	} else if (!(*realm = find_realm(s->router, realm_name))) {
+	else if (!(realm = router_find_realm(s->router, realm_name)))
 		router_abort(s, "wamp.error.no_such_realm", 1000, "no realm \"%s\" exists on this "
 			     "router", realm_name);
-	} else if (!offers_anonymous) {
-		router_abort(s, "wamp.error.no_auth_method", 1000, "this transport only offers "
-			     "anonymous authentication");
-	} else {
-		const struct sb_role *role = find_role(*realm, s->anonymous_role);
-		if (role)
-			return role;
-		router_abort(s, "wamp.error.no_such_role", 1000, "role \"%s\" does not exist on "
-			     "realm \"%s\"", s->anonymous_role, realm_name);
-	}
-	return NULL;
+	return realm;
 }
 
+/* Authentication (auth.c) decides who the session is, then WELCOME. */
 static void on_hello(struct session *s, json_t *msg)
 {
-	struct realm *realm = NULL;
-	const struct sb_role *role = admit(s, msg, &realm);
-	if (!role)
+	struct realm *realm = hello_realm(s, msg);
+	if (!realm)
 		return;
 	read_features(s, json_array_get(msg, 2));
-	enter_realm(s, realm, role, NULL, "anonymous");
-	log_msg(LOG_DEBUG, "wamp", "%s: session %llu joined realm %s as %s", s->peer,
-		(unsigned long long)s->id, realm->cfg->name, role->name);
+	s->state = SESSION_AUTHENTICATING;
+	auth_hello(s, realm, msg);
+}
+
+void router_welcome(struct session *s, struct realm *realm, uint64_t id, const char *role_name,
+		    const char *authid, const char *authmethod, const char *authprovider,
+		    json_t *authextra)
+{
+	const struct sb_role *role = find_role(realm, role_name);
+	if (!role) {
+		router_abort(s, "wamp.error.no_such_role", 1000, "role \"%s\" does not exist on "
+			     "realm \"%s\"", role_name, realm->cfg->name);
+		return;
+	}
+	enter_realm(s, realm, role, authid, authmethod, id);
+	s->authprovider = authprovider;
+	s->authextra = json_incref(authextra);
+	log_msg(LOG_DEBUG, "wamp", "%s: session %llu joined realm %s as %s (%s)", s->peer,
+		(unsigned long long)s->id, realm->cfg->name, role->name, authmethod);
 	json_t *roles = json_pack("{s:o, s:o}", "broker", feature_dict(session_features_broker),
 				  "dealer", feature_dict(session_features_dealer));
-	session_send(s, json_pack("[i, I, {s:s, s:s, s:s, s:s, s:s, s:s, s:o}]", WAMP_WELCOME,
-				  (json_int_t)s->id, "realm", realm->cfg->name, "authid", s->authid,
-				  "authrole", s->authrole, "authmethod", s->authmethod,
-				  "authprovider", "static", "agent", "Switchboard-" PACKAGE_VERSION,
-				  "roles", roles));
+	json_t *details = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "realm",
+				    realm->cfg->name, "authid", s->authid, "authrole", s->authrole,
+				    "authmethod", s->authmethod, "authprovider", authprovider,
+				    "agent", "Switchboard-" PACKAGE_VERSION, "roles", roles);
+	if (authextra)
+		json_object_set(details, "authextra", authextra);
+	session_send(s, json_pack("[i, I, o]", WAMP_WELCOME, (json_int_t)s->id, details));
 	meta_session_joined(s);
 }
 
@@ -414,13 +434,13 @@ struct session *router_session_join(struct router *r, const struct session_ops *
 				    void *transport, const char *realm_name, const char *role_name,
 				    const char *authid)
 {
-	struct realm *realm = find_realm(r, realm_name);
+	struct realm *realm = router_find_realm(r, realm_name);
 	const struct sb_role *role = realm ? find_role(realm, role_name) : NULL;
 	if (!role)
 		return NULL;
 	struct session *s = session_alloc(r, ops, transport, WAMP_INTERNAL, authid);
 	list_insert(&r->pending, s);
-	enter_realm(s, realm, role, authid, "internal");
+	enter_realm(s, realm, role, authid, "internal", 0);
 	meta_session_joined(s);
 	return s;
 }
@@ -435,6 +455,7 @@ static void on_goodbye(struct session *s)
 void router_session_gone(struct session *s)
 {
 	struct router *r = s->router;
+	auth_cancel(s);
 	leave_realm(s);
 	list_remove(&r->pending, s);
 	map_clear(&s->calls);
@@ -465,6 +486,77 @@ void router_shutdown(struct router *r)
 }
 
 /* ---- dispatch ---------------------------------------------------------------- */
+
+static void dispatch_established(struct session *s, int code, json_t *msg);
+
+/* The action a message asks to be authorized for, if any. */
+static bool action_of(int code, enum acl_action *action)
+{
+	switch (code) {
+	case WAMP_PUBLISH: *action = ACL_PUBLISH; return true;
+	case WAMP_SUBSCRIBE: *action = ACL_SUBSCRIBE; return true;
+	case WAMP_CALL: *action = ACL_CALL; return true;
+	case WAMP_REGISTER: *action = ACL_REGISTER; return true;
+	default: return false;
+	}
+}
+
+static void drain(struct session *s);
+
+static void on_verdict(void *ctx, struct verdict v)
+{
+	struct session *s = ctx;
+	s->asking = NULL;
+	s->has_verdict = true;
+	s->verdict_allows = v.allow;
+	s->verdict_discloses = v.disclose;
+	if (!s->is_draining)
+		drain(s);
+}
+
+/* Dispatches held messages in order; an action waits for the authorizer's
+ * verdict (and everything after it waits with it). */
+static void drain(struct session *s)
+{
+	s->is_draining = true;
+	while (s->n_held && !s->asking && s->state == SESSION_ESTABLISHED) {
+		json_t *msg = s->held[0];
+		int code = (int)json_integer_value(json_array_get(msg, 0));
+		enum acl_action action;
+		if (!s->has_verdict && action_of(code, &action)) {
+			s->asking = authorizer_ask(router_gateway(s->router), s->realm->cfg->name,
+						   s->role->authorizer, s->authrole, action,
+						   json_string_value(json_array_get(msg, 3)),
+						   meta_session_details(s), on_verdict, s);
+			continue;          /* answered at once, or we wait */
+		}
+		memmove(s->held, s->held + 1, --s->n_held * sizeof *s->held);
+		dispatch_established(s, code, msg);
+		s->has_verdict = false;
+		json_decref(msg);
+	}
+	s->is_draining = false;
+}
+
+static void hold(struct session *s, json_t *msg)
+{
+	session_hold((void ***)&s->held, &s->n_held, &s->cap_held, json_incref(msg));
+	if (!s->is_draining)
+		drain(s);
+}
+
+static void drop_held(struct session *s)
+{
+	if (s->asking)
+		authorizer_forget(s->asking);
+	s->asking = NULL;
+	while (s->n_held)
+		json_decref(s->held[--s->n_held]);
+	free(s->held);
+	s->held = NULL;
+	s->cap_held = 0;
+	s->has_verdict = false;
+}
 
 static void dispatch_established(struct session *s, int code, json_t *msg)
 {
@@ -505,8 +597,14 @@ void router_receive(struct session *s, json_t *msg)
 	int code = wamp_check(msg, err, sizeof err);
 	if (!code)
 		protocol_violation(s, err);
+	else if (s->state == SESSION_ESTABLISHED && (s->role->authorizer || s->n_held))
+		hold(s, msg);
 	else if (s->state == SESSION_ESTABLISHED)
 		dispatch_established(s, code, msg);
+	else if (s->state == SESSION_AUTHENTICATING && code == WAMP_AUTHENTICATE)
+		auth_authenticate(s, msg);
+	else if (s->state == SESSION_AUTHENTICATING && code != WAMP_ABORT)
+		protocol_violation(s, "only AUTHENTICATE (or ABORT) may follow HELLO until WELCOME");
 	else if (code == WAMP_HELLO)
 		on_hello(s, msg);
 	else if (code == WAMP_ABORT)

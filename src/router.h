@@ -26,6 +26,8 @@
 
 struct broker;
 struct dealer;
+struct auth_state;
+struct authorizer_ask;
 struct gateway;
 struct router;
 struct session;
@@ -52,7 +54,12 @@ struct session_ops {
 	void (*close)(struct session *s, int code);
 };
 
-enum session_state { SESSION_HELLO_WAIT, SESSION_ESTABLISHED, SESSION_CLOSED };
+enum session_state {
+	SESSION_HELLO_WAIT,
+	SESSION_AUTHENTICATING,    /* between HELLO and WELCOME (auth.c) */
+	SESSION_ESTABLISHED,
+	SESSION_CLOSED,
+};
 
 /* What the peer announced in HELLO that routing depends on. */
 struct session_features {
@@ -66,13 +73,16 @@ struct session {
 	struct realm *realm;       /* NULL until WELCOME */
 	const struct sb_role *role;
 	char *authid, *authrole;
-	const char *authmethod;    /* "anonymous", or "internal" for in-process */
+	const char *authmethod;    /* "anonymous", "ticket", ..., "internal" */
+	const char *authprovider;  /* "static", "dynamic" */
+	json_t *authextra;         /* from a dynamic authenticator, or NULL */
 	enum session_state state;
 	enum wamp_serializer serializer;  /* WAMP_INTERNAL for in-process */
 	const struct session_ops *ops;
 	void *transport;           /* the transport's own state */
-	const char *anonymous_role; /* the transport path's role for anonymous */
-	char peer[64];             /* for log lines */
+	const struct sb_path *path; /* its websocket path: auth methods, roles */
+	struct auth_state *auth;   /* while authenticating (auth.c) */
+	char peer[64];             /* the client's address first: log lines, throttling */
 	struct session_features features;
 
 	struct session *prev, *next;          /* realm's sessions */
@@ -83,16 +93,26 @@ struct session {
 	struct map calls;          /* as caller: CALL request id -> call */
 	struct map invocations;    /* as callee: INVOCATION id -> call */
 	uint64_t last_invocation_id;
+
+	/* A role with a dynamic authorizer: messages wait in order while it
+	 * decides; the verdict holds for the one message being dispatched. */
+	json_t **held;
+	size_t n_held, cap_held;
+	struct authorizer_ask *asking;
+	bool is_draining;
+	bool has_verdict;
+	bool verdict_allows, verdict_discloses;
 };
 
 struct router *router_new(struct gateway *gw);
 void router_free(struct router *r);
 
-/* A new session waiting for HELLO.  peer and anonymous_role are copied/
- * borrowed (the role name lives in the config). */
+/* A new session waiting for HELLO.  peer is copied; path (its websocket
+ * path: authentication methods, the anonymous role) is borrowed from the
+ * config; NULL = anonymous as "anonymous". */
 struct session *router_session_new(struct router *r, const struct session_ops *ops,
 				   void *transport, enum wamp_serializer ser,
-				   const char *peer, const char *anonymous_role);
+				   const char *peer, const struct sb_path *path);
 
 /* An in-process session, established at once in realm with role (as
  * Crossbar's bridge services join).  NULL if the realm or role does not
@@ -117,6 +137,16 @@ void router_shutdown(struct router *r);
 void router_abort(struct session *s, const char *reason, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* ---- used by auth.c ---------------------------------------------------- */
+
+/* Authentication succeeded: join realm as role (which must exist there,
+ * else ABORT no_such_role) with this session id, and send WELCOME.
+ * Strings and authextra are copied/borrowed. */
+void router_welcome(struct session *s, struct realm *realm, uint64_t id, const char *role,
+		    const char *authid, const char *authmethod, const char *authprovider,
+		    json_t *authextra);
+struct realm *router_find_realm(struct router *r, const char *name);
+
 /* ---- used by broker.c and dealer.c ------------------------------------- */
 
 struct gateway *router_gateway(const struct router *r);
@@ -133,10 +163,16 @@ void session_error(struct session *s, int type, uint64_t request, const char *ur
  * -1 after answering ERROR wamp.error.invalid_argument. */
 int session_match_option(struct session *s, int type, uint64_t request, const json_t *options);
 
-/* True if the session's role allows action on uri; otherwise answers
- * ERROR wamp.error.not_authorized (when request != 0) and returns false. */
+/* True if the session's role (its static permissions, or the verdict its
+ * authorizer gave for the message being dispatched) allows action on uri;
+ * otherwise answers ERROR wamp.error.not_authorized (when request != 0)
+ * and returns false. */
 bool session_authorize(struct session *s, enum acl_action action, int type,
 		       uint64_t request, const char *uri);
+
+/* Whether the role discloses the session's identity to callees (ACL_CALL)
+ * or subscribers (ACL_PUBLISH) for uri. */
+bool session_discloses(const struct session *s, enum acl_action action, const char *uri);
 
 /* Sends one message; steals msg. */
 void session_send(struct session *s, json_t *msg);

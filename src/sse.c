@@ -10,11 +10,15 @@
 #include <uv.h>
 
 #include "acl.h"
+#include "authorizer.h"
 #include "bus.h"
+#include "caller.h"
 #include "event.h"
 #include "gateway.h"
 #include "history.h"
 #include "log.h"
+#include "token.h"
+#include "wamp.h"
 
 #define MAX_TOPICS 64
 #define REPLAY_CHUNK 64
@@ -38,6 +42,11 @@ struct sse_client {
 
 	struct buf pre;                    /* retry line, comments */
 	size_t pre_off;
+
+	/* Pattern subscriptions only: each event's own topic must be readable
+	 * too, so neither live events nor replay leak a forbidden topic. */
+	const struct sb_role *role;        /* static permissions; NULL = authorizer */
+	struct identity who;               /* its token's topics claim */
 
 	bool is_replaying;
 	uint64_t cursor;                   /* every event <= cursor is handled */
@@ -120,13 +129,23 @@ static void pop(struct sse_client *c)
 	c->frame_off = 0;
 }
 
+/* Exact topics were checked when the stream opened; a pattern's events
+ * are checked one by one. */
+static bool may_read(const struct sse_client *c, const char *topic)
+{
+	if (c->filter.match == URI_EXACT)
+		return true;
+	return (!c->role || acl_allows(c->role, ACL_SUBSCRIBE, topic)) &&
+	       token_allows(&c->who, topic, URI_EXACT);
+}
+
 /* Bus delivery: queue the shared event, or cut a client that lags. */
 static void on_event(void *ctx, struct event *ev)
 {
 	struct sse_client *c = ctx;
 	struct gateway *gw = c->hub->gw;
 	if (c->is_replaying || c->is_cut || c->is_ended || ev->seq <= c->cursor ||
-	    ev->is_live_only)
+	    ev->is_live_only || !may_read(c, ev->topic))
 		return;                    /* replay reads it; overlapping topics; WAMP only */
 	if (c->count >= c->limit) {
 		c->is_cut = true;
@@ -149,6 +168,10 @@ static void on_event(void *ctx, struct event *ev)
 static void on_replayed(void *ctx, struct event *ev)
 {
 	struct sse_client *c = ctx;
+	if (!may_read(c, ev->topic)) {
+		event_unref(ev);
+		return;
+	}
 	push(c, ev);                       /* takes the new reference */
 	c->hub->gw->stats.events_replayed++;
 }
@@ -230,6 +253,7 @@ static void stream_closed(struct http_stream *s)
 	}
 	free(c->filter.topics);
 	free(c->subs);
+	token_identity_free(&c->who);
 	while (c->count)
 		pop(c);
 	if (c->ring != c->inline_ring)
@@ -280,10 +304,9 @@ static bool parse_seq(const char *id, uint64_t *seq)
 	return true;
 }
 
-/* Validates the query and fills match; answers 400/403 and returns false. */
+/* Validates the query and fills match; answers 400 and returns false. */
 static bool check_query(struct http_request *req, struct sse_query *q, enum uri_match *match)
 {
-	const struct sb_role *role = gateway_path_role(req->gw, req->route->path);
 	int m = q->match ? uri_match_parse(q->match) : URI_EXACT;
 	if (m < 0) {
 		http_error(req, 400, "switchboard.error.bad_request",
@@ -304,12 +327,6 @@ static bool check_query(struct http_request *req, struct sse_query *q, enum uri_
 			http_error(req, 400, "switchboard.error.bad_request",
 				   "Invalid topic '%.200s' for match %s (dot-separated components "
 				   "without spaces or '#').", q->topics[i], uri_match_name(*match));
-			return false;
-		}
-		if (!acl_allows(role, ACL_SUBSCRIBE, q->topics[i])) {
-			http_error(req, 403, "wamp.error.not_authorized",
-				   "Role '%s' may not subscribe to '%.200s'.",
-				   req->route->path->role, q->topics[i]);
 			return false;
 		}
 	}
@@ -343,10 +360,270 @@ static void position(struct sse_client *c, struct gateway *gw, const char *id)
 	}
 }
 
-enum http_result sse_handle(struct http_request *req)
+/* Starts the stream: req is answered with it. */
+static void open_stream(struct http_request *req, const struct sse_query *q,
+			enum uri_match match, const struct sb_role *role, struct identity *who)
 {
 	const struct sb_path *path = req->route->path;
 	struct gateway *gw = req->gw;
+	struct sse_client *c = xcalloc(1, sizeof *c);
+	c->hub = gw->sse;
+	c->path = path;
+	c->role = role->authorizer ? NULL : role;
+	c->who = *who;                     /* takes it over */
+	memset(who, 0, sizeof *who);
+	snprintf(c->peer, sizeof c->peer, "%s", req->peer);
+	c->ring = c->inline_ring;
+	c->cap = INLINE_RING;
+	c->limit = path->queue_limit ? path->queue_limit : 1024;
+	c->filter.realm = path->realm;
+	c->filter.match = match;
+	c->filter.n_topics = q->n_topics;
+	c->filter.topics = xcalloc(q->n_topics, sizeof(char *));
+	c->subs = xcalloc(q->n_topics, sizeof *c->subs);
+	for (size_t i = 0; i < q->n_topics; i++) {
+		c->filter.topics[i] = xstrdup(q->topics[i]);
+		c->subs[i] = bus_subscribe(gw->bus, path->realm, q->topics[i], match, on_event, c);
+	}
+	buf_appendf(&c->pre, "retry: %d\n\n", path->retry_ms > 0 ? path->retry_ms : 3000);
+	position(c, gw, q->last_event_id);
+	c->last_write_ms = uv_now(gw->loop);
+	c->stream.read = stream_read;
+	c->stream.closed = stream_closed;
+
+	c->next = c->hub->clients;
+	if (c->next)
+		c->next->prev = c;
+	c->hub->clients = c;
+	gw->stats.sse_clients++;
+
+	req->response.status = 200;
+	req->response.content_type = "text/event-stream";
+	http_add_header(req, "Cache-Control", "no-cache");
+	http_add_header(req, "X-Accel-Buffering", "no");
+	req->response.stream = &c->stream;
+	log_msg(LOG_DEBUG, "sse", "%s: stream opened, %zu topics, cursor %" PRIu64 "%s",
+		c->peer, q->n_topics, c->cursor, c->is_replaying ? " (replaying)" : "");
+}
+
+/* ---- who may open a stream ----------------------------------------------------- */
+
+/* A stream request between its query check and its stream: the client is
+ * identified, then each topic is authorized; a dynamic authorizer answers
+ * later, and the request waits (HTTP_PENDING) meanwhile. */
+struct admission {
+	struct http_request *req;
+	struct sse_query q;
+	enum uri_match match;
+	struct identity who;
+	const struct sb_role *role;
+	size_t next;                       /* topics authorized so far */
+	struct authorizer_ask *asking;
+	struct caller *caller;             /* asking a dynamic ticket authenticator */
+	uint64_t call;
+	bool is_pending;                   /* the handler returned HTTP_PENDING */
+	bool is_ticket_good;               /* the authenticator said yes at once */
+	bool is_advancing;                 /* advance() is on the stack */
+	bool has_verdict;
+	struct verdict verdict;
+};
+
+static void admission_free(struct admission *a)
+{
+	token_identity_free(&a->who);
+	free(a);
+}
+
+static void refuse_topic(const struct admission *a, const char *topic)
+{
+	http_error(a->req, 403, "wamp.error.not_authorized", "Role '%s' may not subscribe to "
+		   "'%.200s'.", a->role->name, topic);
+}
+
+static void on_topic_verdict(void *ctx, struct verdict v);
+
+static void ask_authorizer(struct admission *a, const char *topic)
+{
+	struct http_request *req = a->req;
+	json_t *details = json_pack("{s:s?, s:s, s:s, s:s, s:{s:s, s:s}}", "authid", a->who.authid,
+				    "authrole", a->role->name, "authmethod", a->who.authmethod,
+				    "authprovider", "static", "transport", "type", "http", "peer",
+				    req->peer);
+	a->has_verdict = false;
+	a->asking = authorizer_ask(req->gw, req->route->path->realm, a->role->authorizer,
+				   a->role->name, ACL_SUBSCRIBE, topic, details, on_topic_verdict, a);
+}
+
+/* Authorizes topics until the request is answered (stream or 403: true)
+ * or an authorizer has been asked (false). */
+static bool advance(struct admission *a)
+{
+	for (; a->next < a->q.n_topics; a->next++) {
+		const char *topic = a->q.topics[a->next];
+		bool is_allowed;
+		if (!token_allows(&a->who, topic, a->match)) {
+			http_error(a->req, 403, "wamp.error.not_authorized", "The token does not "
+				   "allow reading '%.200s'.", topic);
+			return true;
+		}
+		if (a->role->authorizer) {
+			ask_authorizer(a, topic);
+			if (!a->has_verdict)
+				return false;
+			is_allowed = a->verdict.allow;
+		} else {
+			is_allowed = acl_allows(a->role, ACL_SUBSCRIBE, topic);
+		}
+		if (!is_allowed) {
+			refuse_topic(a, topic);
+			return true;
+		}
+	}
+	open_stream(a->req, &a->q, a->match, a->role, &a->who);
+	return true;
+}
+
+static bool run_admission(struct admission *a)
+{
+	a->is_advancing = true;
+	bool is_answered = advance(a);
+	a->is_advancing = false;
+	return is_answered;
+}
+
+static void on_topic_verdict(void *ctx, struct verdict v)
+{
+	struct admission *a = ctx;
+	struct http_request *req = a->req;
+	a->asking = NULL;
+	a->verdict = v;
+	a->has_verdict = true;
+	if (a->is_advancing)
+		return;                    /* answered at once: advance() reads it */
+	if (!v.allow)
+		refuse_topic(a, a->q.topics[a->next]);
+	else if (a->next++, !run_admission(a))
+		return;                    /* the next topic waits */
+	req->pending = NULL;
+	admission_free(a);
+	http_finish(req);
+}
+
+static void admission_cancelled(struct http_request *req)
+{
+	struct admission *a = req->pending;
+	if (a->asking)
+		authorizer_forget(a->asking);
+	if (a->caller)
+		caller_forget(a->caller, a->call);
+	admission_free(a);
+}
+
+static void refuse_token(struct http_request *req, const char *why)
+{
+	http_add_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+	http_error(req, 401, "switchboard.error.invalid_token", "The token was refused: %s.", why);
+}
+
+/* The role the client reads as; false after answering 403. */
+static bool resolve_role(struct admission *a)
+{
+	const struct sb_path *path = a->req->route->path;
+	const char *name = a->who.role ? a->who.role : path->role;
+	const struct sb_realm *realm = config_realm(a->req->gw->cfg, path->realm);
+	a->role = realm ? config_role(realm, name) : NULL;
+	if (!a->role)
+		http_error(a->req, 403, "wamp.error.not_authorized", "Role '%.100s' does not exist "
+			   "on realm '%s'.", name, path->realm);
+	return a->role != NULL;
+}
+
+/* The authenticator's verdict on a ticket: a role, or {role, authid};
+ * false after answering 401 or 403. */
+static bool take_ticket_verdict(struct admission *a, const json_t *answer)
+{
+	const json_t *v = json_array_get(wamp_args(answer, 3), 0);
+	const char *role = json_is_string(v) ? json_string_value(v)
+			 : json_string_value(json_object_get(v, "role"));
+	const char *authid = json_string_value(json_object_get(v, "authid"));
+	if (json_integer_value(json_array_get(answer, 0)) != WAMP_RESULT || !role) {
+		refuse_token(a->req, "the authenticator refused the ticket");
+		return false;
+	}
+	a->who.role = xstrdup(role);
+	a->who.authid = authid ? xstrdup(authid) : NULL;
+	return resolve_role(a);
+}
+
+static void on_ticket_verdict(void *ctx, const json_t *answer)
+{
+	struct admission *a = ctx;
+	struct http_request *req = a->req;
+	a->caller = NULL;
+	if (!a->is_pending) {              /* answered at once: identify() reads it */
+		a->is_ticket_good = take_ticket_verdict(a, answer);
+		return;
+	}
+	if (take_ticket_verdict(a, answer) && !run_admission(a))
+		return;                    /* a topic waits for the authorizer */
+	req->pending = NULL;
+	admission_free(a);
+	http_finish(req);
+}
+
+/* Asks the path's ticket authenticator (realm, null, {ticket, ...}). */
+static bool ask_authenticator(struct admission *a)
+{
+	struct http_request *req = a->req;
+	const struct sb_path *path = req->route->path;
+	const struct sb_auth_method_cfg *m = &path->auth.methods[SB_AUTH_TICKET];
+	a->caller = caller_for(req->gw, m->authenticator_realm ? m->authenticator_realm : path->realm,
+			       m->authenticator_role ? m->authenticator_role : "trusted");
+	if (!a->caller) {
+		refuse_token(req, "the authenticator cannot be called");
+		return false;
+	}
+	json_t *args = json_pack("[s, n, {s:s, s:s, s:{s:s, s:s}}]", path->realm, "ticket",
+				 a->who.ticket, "authmethod", "ticket", "transport", "type", "http",
+				 "peer", req->peer);
+	uint64_t call = caller_call(a->caller, m->authenticator, args, NULL,
+				    json_pack("{s:i}", "timeout", 10000), on_ticket_verdict, a);
+	if (a->caller)
+		a->call = call;            /* waiting */
+	return a->caller || a->is_ticket_good;
+}
+
+/* Who the client is (its token) and which role it reads as; false after
+ * answering 401 or 403.  A dynamic ticket may still be with its
+ * authenticator when this returns true (a->caller set). */
+static bool identify(struct admission *a)
+{
+	struct http_request *req = a->req;
+	const struct sb_path *path = req->route->path;
+	char why[160];
+	switch (token_identify(req, &a->who, why, sizeof why)) {
+	case TOKEN_ASK:
+		return ask_authenticator(a);
+	case TOKEN_NONE:
+		http_add_header(req, "WWW-Authenticate", "Bearer realm=\"switchboard\"");
+		http_error(req, 401, "switchboard.error.not_authenticated", "This event stream "
+			   "needs a token: Authorization: Bearer, the '%s' cookie or the '%s' query "
+			   "parameter.", path->token_cookie ? path->token_cookie : "sb_token",
+			   path->token_query ? path->token_query : "access_token");
+		return false;
+	case TOKEN_INVALID:
+		refuse_token(req, why);
+		return false;
+	case TOKEN_OK:
+		break;
+	}
+	return resolve_role(a);
+}
+
+enum http_result sse_handle(struct http_request *req)
+{
+	const struct sb_path *path = req->route->path;
+	struct admission *a;
 	struct sse_query q = {0};
 	enum uri_match match;
 
@@ -370,42 +647,18 @@ enum http_result sse_handle(struct http_request *req)
 	if (!check_query(req, &q, &match))
 		return HTTP_DONE;
 
-	struct sse_client *c = xcalloc(1, sizeof *c);
-	c->hub = gw->sse;
-	c->path = path;
-	snprintf(c->peer, sizeof c->peer, "%s", req->peer);
-	c->ring = c->inline_ring;
-	c->cap = INLINE_RING;
-	c->limit = path->queue_limit ? path->queue_limit : 1024;
-	c->filter.realm = path->realm;
-	c->filter.match = match;
-	c->filter.n_topics = q.n_topics;
-	c->filter.topics = xcalloc(q.n_topics, sizeof(char *));
-	c->subs = xcalloc(q.n_topics, sizeof *c->subs);
-	for (size_t i = 0; i < q.n_topics; i++) {
-		c->filter.topics[i] = xstrdup(q.topics[i]);
-		c->subs[i] = bus_subscribe(gw->bus, path->realm, q.topics[i], match, on_event, c);
+	a = xcalloc(1, sizeof *a);
+	a->req = req;
+	a->q = q;
+	a->match = match;
+	if (!identify(a) || (!a->caller && run_admission(a))) {
+		admission_free(a);
+		return HTTP_DONE;
 	}
-	buf_appendf(&c->pre, "retry: %d\n\n", path->retry_ms > 0 ? path->retry_ms : 3000);
-	position(c, gw, q.last_event_id);
-	c->last_write_ms = uv_now(gw->loop);
-	c->stream.read = stream_read;
-	c->stream.closed = stream_closed;
-
-	c->next = c->hub->clients;
-	if (c->next)
-		c->next->prev = c;
-	c->hub->clients = c;
-	gw->stats.sse_clients++;
-
-	req->response.status = 200;
-	req->response.content_type = "text/event-stream";
-	http_add_header(req, "Cache-Control", "no-cache");
-	http_add_header(req, "X-Accel-Buffering", "no");
-	req->response.stream = &c->stream;
-	log_msg(LOG_DEBUG, "sse", "%s: stream opened, %zu topics, cursor %" PRIu64 "%s",
-		c->peer, q.n_topics, c->cursor, c->is_replaying ? " (replaying)" : "");
-	return HTTP_DONE;
+	a->is_pending = true;
+	req->pending = a;
+	req->cancel = admission_cancelled;
+	return HTTP_PENDING;
 }
 
 /* ---- the hub: heartbeats and shutdown ----------------------------------------- */

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -280,18 +281,21 @@ static void on_receive(struct ws_conn *c, const char *data, size_t len)
 
 static void on_established(struct ws_server *ws, struct ws_conn *c, struct lws *wsi)
 {
-	char ip[48] = "?";
+	struct sockaddr_storage addr;
+	socklen_t addrlen = sizeof addr;
 	const struct lws_protocols *proto = lws_get_protocol(wsi);
 	enum wamp_serializer ser = strcmp(proto->name, "wamp.2.msgpack") ? WAMP_JSON : WAMP_MSGPACK;
-	lws_get_peer_simple(wsi, ip, sizeof ip);
 	memset(c, 0, sizeof *c);
 	c->ws = ws;
 	c->wsi = wsi;
 	c->path = lws_get_opaque_user_data(wsi);
 	c->is_mux = lws_get_network_wsi(wsi) != wsi;
-	snprintf(c->peer, sizeof c->peer, "%s fd %d", ip, lws_get_socket_fd(wsi));
-	c->session = router_session_new(ws->gw->router, &conn_ops, c, ser, c->peer,
-					c->path->role ? c->path->role : "anonymous");
+	if (getpeername(lws_get_socket_fd(lws_get_network_wsi(wsi)), (struct sockaddr *)&addr,
+			&addrlen) == 0)
+		format_peer((struct sockaddr *)&addr, c->peer, sizeof c->peer);   /* "ip:port" */
+	else
+		snprintf(c->peer, sizeof c->peer, "?");
+	c->session = router_session_new(ws->gw->router, &conn_ops, c, ser, c->peer, c->path);
 	ws->gw->stats.ws_connections++;
 	log_msg(LOG_DEBUG, "ws", "%s: WebSocket open (%s)", c->peer, proto->name);
 }
@@ -314,7 +318,7 @@ static void on_closed(struct ws_server *ws, struct ws_conn *c)
 
 /* An upgrade on a TLS vhost (HTTP/1.1, or a WebSocket in an HTTP/2
  * stream): the vhost's site routes its path, which must be a websocket
- * path; its options then apply.  Plain-port connections had their path
+ * path whose origin rules let the page in; its options then apply.  Plain-port connections had their path
  * set when the listener handed them over.  Nonzero refuses. */
 static int bind_tls_path(struct lws *wsi)
 {
@@ -330,7 +334,16 @@ static int bind_tls_path(struct lws *wsi)
 	path[len] = '\0';
 	path[strcspn(path, "?")] = '\0';
 	const struct http_route *route = http_site_route(site, path);
-	if (route->kind != ROUTE_WEBSOCKET)
+	char origin[1024], host[512];
+	int olen = lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN);
+	int hlen = lws_hdr_copy(wsi, host, sizeof host, lws_hdr_total_length(wsi, WSI_TOKEN_HOST)
+				? WSI_TOKEN_HOST : WSI_TOKEN_HTTP_COLON_AUTHORITY);
+	if (olen < 0)
+		return 1;                  /* an Origin too long to check */
+	if (route->kind != ROUTE_WEBSOCKET ||
+	    !http_origin_allowed(site->transport, route->path, olen > 0 ? origin : NULL,
+				 olen > 0 ? (size_t)olen : 0, hlen > 0 ? host : NULL,
+				 hlen > 0 ? (size_t)hlen : 0))
 		return 1;
 	lws_set_opaque_user_data(wsi, (void *)route->path);
 	return 0;

@@ -55,7 +55,7 @@ test('on_join carries the new session\'s details; on_leave its id, authid and au
 	assert.equal(join.authmethod, 'anonymous');
 	assert.equal(join.authprovider, 'static');
 	assert.equal(join.transport.type, 'websocket');
-	assert.match(join.transport.peer, /^127\.0\.0\.1 /);
+	assert.match(join.transport.peer, /^127\.0\.0\.1:\d+$/);
 	assert.ok(!joins.some((j) => j.session === watcher.id), 'no on_join for a session before it subscribed');
 
 	const { id, welcome } = guest;

@@ -282,7 +282,7 @@ test('a connection cut mid-response, no answer at all, or a non-HTTP answer -> b
 		const r = await callJs(P, { url: pth });
 		assert.equal(r.error, 'switchboard.error.backend_failed', `${pth}: ${JSON.stringify(r)}`);
 		assert.ok(typeof r.args[0] === 'string' && r.args[0].includes(`${be.url}/api/${pth}`), `${pth}: ${r.args[0]}`);
-		assert.equal(r.kwargs.url, `${be.url}/api/${pth}`);
+		assert.deepEqual([r.kwargs.url, r.kwargs.method], [`${be.url}/api/${pth}`, 'GET']);
 	}
 	// the callee still works afterwards
 	const ok = await callJs(P, { url: 'after-failures' });

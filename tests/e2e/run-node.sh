@@ -24,7 +24,8 @@ if ! command -v node >/dev/null 2>&1; then
 	exit 0
 fi
 here=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
-if [ ! -d "$here/../node_modules/eventsource" ] || [ ! -d "$here/../node_modules/ws" ]; then
+if [ ! -d "$here/../node_modules/eventsource" ] || [ ! -d "$here/../node_modules/ws" ] ||
+	[ ! -d "$here/../node_modules/playwright-core" ]; then
 	echo "Bail out! tests/node_modules is missing: run ./deps.sh --test (or: cd tests && npm ci)"
 	exit 1
 fi

@@ -381,6 +381,59 @@ static void test_bridge(void)
 	config_free(&cfg);
 }
 
+/* ---- authentication ------------------------------------------------------------ */
+
+static const char authcfg[] =
+	"{'workers':[{'type':'router','realms':[{'name':'realm1','roles':["
+	"{'name':'frontend','authorizer':'com.example.authorize'}]}],"
+	"'transports':[{'type':'web','endpoint':{'type':'tcp','port':8080},'paths':{"
+	"'ws':{'type':'websocket','options':{'allowed_origins':['https://*.example.com'],"
+	"'auth_failure_delay':50},'auth':{"
+	"'anonymous':{'type':'static','role':'public'},"
+	"'ticket':{'type':'static','principals':{'joe':{'ticket':'${SB_TEST_TICKET}','role':'frontend'}}},"
+	"'wampcra':{'type':'dynamic','authenticator':'com.example.authenticate','default-role':'frontend'},"
+	"'cryptosign':{'type':'static','principals':{'al':{'authorized_keys':"
+	"['00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00fe'],'realm':'realm1'}}}}},"
+	"'sse':{'type':'eventsource','realm':'realm1','role':'frontend','auth':{"
+	"'jwt':{'secret':'k3y','issuer':'app','topics_claim':'topics'}},"
+	"'options':{'token_cookie':'tok'}}}}]}]}";
+
+static void test_auth(void)
+{
+	struct sb_config cfg;
+	char err[512];
+	setenv("SB_TEST_TICKET", "from-the-environment", 1);
+	if (!ok(parse_q(&cfg, "@", authcfg, err, sizeof(err)) == 0, "auth config parses")) {
+		diag("%s", err);
+		return;
+	}
+	const struct sb_path *ws = &cfg.transports[0].paths[0], *sse = &cfg.transports[0].paths[1];
+	const struct sb_auth *a = &ws->auth;
+	ok(!strcmp(cfg.realms[0].roles[0].authorizer, "com.example.authorize"),
+	   "a role's authorizer");
+	ok(a->is_set && a->methods[SB_AUTH_ANONYMOUS].is_enabled && !strcmp(ws->role, "public"),
+	   "anonymous: its role is the path's role for anonymous clients");
+	ok(a->methods[SB_AUTH_TICKET].n_principals == 1 &&
+	   !strcmp(a->methods[SB_AUTH_TICKET].principals[0].secret, "from-the-environment"),
+	   "ticket: ${VAR} expanded");
+	ok(a->methods[SB_AUTH_WAMPCRA].is_dynamic &&
+	   !strcmp(a->methods[SB_AUTH_WAMPCRA].authenticator, "com.example.authenticate") &&
+	   !strcmp(a->methods[SB_AUTH_WAMPCRA].role, "frontend"),
+	   "wampcra: dynamic, its authenticator and default-role");
+	const struct sb_principal *al = &a->methods[SB_AUTH_CRYPTOSIGN].principals[0];
+	ok(al->n_keys == 1 && al->keys[0][0] == 0x00 && al->keys[0][1] == 0xff &&
+	   al->keys[0][31] == 0xfe && !strcmp(al->realm, "realm1"), "cryptosign: key bytes, realm");
+	ok(!a->methods[SB_AUTH_JWT].is_enabled, "no jwt on a websocket path");
+	ok(ws->n_allowed_origins == 1 && ws->auth_failure_delay_ms == 50 &&
+	   ws->auth_failure_delay_max_ms == 10000, "origins and failure delays");
+	ok(sse->auth.methods[SB_AUTH_JWT].is_enabled &&
+	   !strcmp(sse->auth.methods[SB_AUTH_JWT].jwt_secret, "k3y") &&
+	   !strcmp(sse->auth.methods[SB_AUTH_JWT].topics_claim, "topics") &&
+	   !strcmp(sse->token_cookie, "tok") && !sse->auth.methods[SB_AUTH_ANONYMOUS].is_enabled,
+	   "eventsource: jwt settings, token cookie, no anonymous");
+	config_free(&cfg);
+}
+
 /* ---- bad configs --------------------------------------------------------- */
 
 enum where { RAW, TOP, WORKERS, WORKER, REALM_X, ROLE_X, PERM, TRANSPORTS, ENDPOINT,
@@ -463,8 +516,10 @@ static const struct bad {
 	 W0 ".realms[0].roles[0]: missing required key \"name\""},
 	{RAW, "{'workers':[{'type':'router','realms':[{'name':''}]}]}",
 	 W0 ".realms[0].name: must not be empty"},
-	{ROLE_X, ",'authorizer':'com.example.auth'",
-	 W0 ".realms[0].roles[0].authorizer: dynamic authorizers are not supported yet"},
+	{ROLE_X, ",'authorizer':'com.example.auth','permissions':[]",
+	 W0 ".realms[0].roles[0]: a role has \"permissions\" or an \"authorizer\", not both"},
+	{ROLE_X, ",'authorizer':'com..auth'",
+	 W0 ".realms[0].roles[0].authorizer: invalid procedure URI \"com..auth\""},
 	{ROLE_X, ",'permissions':[{'uri':'a','allow':{'publish':'yes'}}]",
 	 W0 ".realms[0].roles[0].permissions[0].allow.publish: expected a boolean, not a string"},
 	{ROLE_X, ",'permissions':[{'uri':'a','allow':{'publsh':true}}]",
@@ -505,8 +560,8 @@ static const struct bad {
 		     "'options':{'max_message_size':'x'}}",
 	 T0 ".options.max_message_size: expected an integer"},
 	{TRANSPORTS, "{'type':'websocket','endpoint':{'type':'tcp','port':7000},"
-		     "'auth':{'wampcra':{'type':'static','users':{}}}}",
-	 T0 ".auth.wampcra: authentication method \"wampcra\" is not supported yet"},
+		     "'auth':{'scram':{'type':'static'}}}",
+	 T0 ".auth.scram: authentication method \"scram\" is not supported here"},
 	{TRANSPORTS, "{'type':'websocket','endpoint':{'type':'tcp','port':7000},'paths':{}}",
 	 T0 ": unknown key \"paths\""},
 	{TRANSPORTS, "{'type':'web','endpoint':[],'paths':{}}",
@@ -593,10 +648,32 @@ static const struct bad {
 	{PATHS, "'hook':{'type':'webhook','realm':'realm1','role':'anonymous',"
 		"'options':{'topic':'a..b'}}", P0 ".hook.options.topic: invalid topic URI"},
 	{PATHS, "'ws':{'type':'websocket','auth':{'anonymous':{'type':'static'},'ticket':{}}}",
-	 P0 ".ws.auth.ticket: authentication method \"ticket\" is not supported yet"},
+	 P0 ".ws.auth.ticket: missing required key \"type\""},
 	{PATHS, "'ws':{'type':'websocket','auth':{'anonymous':{'type':'dynamic'}}}",
-	 P0 ".ws.auth.anonymous.type: dynamic authentication is not supported yet"},
-	{PATHS, "'ws':{'type':'websocket','auth':{'magic':{}}}", P0 ".ws.auth: unknown key \"magic\""},
+	 P0 ".ws.auth.anonymous: anonymous authentication is static only"},
+	{PATHS, "'ws':{'type':'websocket','auth':{'magic':{}}}",
+	 P0 ".ws.auth.magic: authentication method \"magic\" is not supported here"},
+	{PATHS, "'ws':{'type':'websocket','auth':{'ticket':{'type':'dynamic'}}}",
+	 P0 ".ws.auth.ticket: a dynamic method needs \"authenticator\""},
+	{PATHS, "'ws':{'type':'websocket','auth':{'ticket':{'type':'static','principals':"
+		"{'joe':{'ticket':'${SB_TEST_UNSET_VAR}'}}}}}",
+	 P0 ".ws.auth.ticket.principals.joe.ticket: environment variable SB_TEST_UNSET_VAR is not set"},
+	{PATHS, "'ws':{'type':'websocket','auth':{'wampcra':{'type':'static','users':"
+		"{'joe':{'role':'x'}}}}}",
+	 P0 ".ws.auth.wampcra.users.joe: missing required key \"secret\""},
+	{PATHS, "'ws':{'type':'websocket','auth':{'cryptosign':{'type':'static','principals':"
+		"{'al':{'authorized_keys':['abcd']}}}}}",
+	 P0 ".ws.auth.cryptosign.principals.al.authorized_keys[0]: expected an Ed25519 public key"},
+	{PATHS, "'ws':{'type':'websocket','auth':{'jwt':{'secret':'s'}}}",
+	 P0 ".ws.auth.jwt: authentication method \"jwt\" is not supported here"},
+	{PATHS, SSE "'auth':{'wampcra':{'type':'static','users':{}}}}",
+	 P0 ".sse.auth.wampcra: authentication method \"wampcra\" is not supported here"},
+	{PATHS, SSE "'auth':{'jwt':{'issuer':'me'}}}",
+	 P0 ".sse.auth.jwt: give \"secret\" (HS256) or \"public_key\" (RS256, ES256)"},
+	{PATHS, SSE "'auth':{'jwt':{'public_key':'/nonexistent.pem'}}}",
+	 P0 ".sse.auth.jwt.public_key: /nonexistent.pem: cannot read a PEM public key"},
+	{PATHS, "'ws':{'type':'websocket','options':{'allowed_origins':'*'}}",
+	 P0 ".ws.options.allowed_origins: expected an array, not a string"},
 	{PATHS, "'ws':{'type':'websocket','serializers':['json','xml']}",
 	 P0 ".ws.serializers[1]: unknown value \"xml\""},
 	{PATHS, "'ws':{'type':'websocket','options':{'max_message_size':0}}",
@@ -771,6 +848,7 @@ int main(void)
 	test_starred();
 	test_values();
 	test_bridge();
+	test_auth();
 	test_bad();
 	test_starter();
 	return done_testing();

@@ -308,7 +308,7 @@ static void connect_peer(struct router *r, struct peer *p)
 	memset(p, 0, sizeof *p);
 	p->answers_at_once = roll(4) == 0;
 	p->session = router_session_new(r, &peer_ops, p, roll(2) ? WAMP_JSON : WAMP_MSGPACK,
-					"fuzz", "anonymous");
+					"fuzz", NULL);
 	router_receive(p->session, json_pack("[i, s, {s:{s:{s:{s:b, s:b}}}}]", WAMP_HELLO, "realm1",
 					     "roles", "callee", "features", "call_canceling",
 					     roll(2), "progressive_call_results", 1));

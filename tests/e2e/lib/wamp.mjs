@@ -29,7 +29,7 @@ export { WebSocket, Wampy };
 
 // WAMP message type codes.
 export const T = {
-	HELLO: 1, WELCOME: 2, ABORT: 3, GOODBYE: 6, ERROR: 8,
+	HELLO: 1, WELCOME: 2, ABORT: 3, CHALLENGE: 4, AUTHENTICATE: 5, GOODBYE: 6, ERROR: 8,
 	PUBLISH: 16, PUBLISHED: 17, SUBSCRIBE: 32, SUBSCRIBED: 33, UNSUBSCRIBE: 34, UNSUBSCRIBED: 35,
 	EVENT: 36, CALL: 48, CANCEL: 49, RESULT: 50, REGISTER: 64, REGISTERED: 65, UNREGISTER: 66,
 	UNREGISTERED: 67, INVOCATION: 68, INTERRUPT: 69, YIELD: 70,
@@ -56,20 +56,26 @@ process.on('exit', () => {
  * leave(), which is Autobahn's own).  Rejects when the connection
  * closes before the session opens (err.reason / err.details).
  *   opts: realm ('realm1'), serializer ('json'|'msgpack'), url / path / port,
- *         timeout (ms, 10000)
+ *         timeout (ms, 10000); authentication, passed to autobahn.Connection
+ *         when given: authmethods, authid, authextra, onchallenge
+ *         (session, method, extra) -> signature
  */
 export function connectAutobahn(gw, opts = {}) {
 	const serializers = opts.serializer === 'msgpack'
 		? [new autobahn.serializer.MsgpackSerializer()]
 		: [new autobahn.serializer.JSONSerializer()];
-	const connection = new autobahn.Connection({
+	const connOpts = {
 		url: opts.url || wsUrl(gw, opts),
 		realm: opts.realm || 'realm1',
 		serializers,
 		max_retries: 0,
 		retry_if_unreachable: false,
 		initial_retry_delay: 0,
-	});
+	};
+	for (const k of ['authmethods', 'authid', 'authextra', 'onchallenge']) {
+		if (opts[k] !== undefined) connOpts[k] = opts[k];
+	}
+	const connection = new autobahn.Connection(connOpts);
 	let closedResolve;
 	const closed = new Promise((r) => { closedResolve = r; });
 	const thing = { kill: () => { try { connection.close(); } catch { /* closed */ } } };
@@ -121,13 +127,19 @@ export async function settle(promise) {
 
 // ---- wampy ----------------------------------------------------------------
 
-/** Connect a wampy client; resolves to the connected Wampy instance (with end()). */
+/** Connect a wampy client; resolves to the connected Wampy instance (with end()).
+ *  Authentication options are passed through when given: authid,
+ *  authmethods, authextra, onChallenge (method, extra) -> signature.
+ *  Rejects with wampy's AbortError (err.errorUri, err.details) on ABORT. */
 export async function connectWampy(gw, opts = {}) {
 	const options = {
 		realm: opts.realm || 'realm1',
 		ws: WebSocket,
 		autoReconnect: false,
 	};
+	for (const k of ['authid', 'authmethods', 'authextra', 'onChallenge']) {
+		if (opts[k] !== undefined) options[k] = opts[k];
+	}
 	if (opts.serializer === 'msgpack') options.serializer = new WampyMsgpackSerializer();
 	const w = new Wampy(opts.url || wsUrl(gw, opts), options);
 	const thing = { kill: () => { try { w.disconnect(); } catch { /* closed */ } } };
@@ -137,6 +149,7 @@ export async function connectWampy(gw, opts = {}) {
 		thing.kill();
 		throw new Error('wampy did not connect within 10 s');
 	}
+	w.welcome = r;   // WELCOME.Details
 	w.end = async () => {
 		await within(w.disconnect().catch(() => {}), 5000);
 		openThings.delete(thing);
@@ -351,18 +364,30 @@ export function runPython(script = PY_AGENT, args = [], { env } = {}) {
 	return p;
 }
 
-/** An Autobahn|Python session (py/agent.py), joined; p.session is its id. */
-export async function connectPython(gw, { realm = 'realm1', serializer = 'json', url } = {}) {
-	const p = runPython(PY_AGENT, [url || wsUrl(gw), realm, serializer]);
+/** An Autobahn|Python session (py/agent.py), joined; p.session is its id.
+ *  auth (optional): {authmethods, authid, authextra, ticket, secret} (see
+ *  agent.py); on ABORT it rejects with err.line = the agent's "left" line
+ *  ({reason: ABORT uri, message}) and err.challenges = the CHALLENGEs seen. */
+export async function connectPython(gw, {
+	realm = 'realm1', serializer = 'json', url, path: pth, auth,
+} = {}) {
+	const argv = [url || wsUrl(gw, pth ? { path: pth } : {}), realm, serializer];
+	if (auth) argv.push(JSON.stringify(auth));
+	const p = runPython(PY_AGENT, argv);
 	const j = await p.waitFor((l) => l.ev === 'joined' || l.ev === 'connect_failed' || l.ev === 'left',
 		20000, 'the Python session to join');
 	if (j.ev !== 'joined') {
 		await p.kill();
-		throw new Error(`Autobahn|Python did not join: ${JSON.stringify(j)} ${p.stderrText.slice(-2000)}`);
+		const e = new Error(`Autobahn|Python did not join: ${JSON.stringify(j)} ${p.stderrText.slice(-2000)}`);
+		e.line = j;
+		e.challenges = p.lines.filter((l) => l.ev === 'challenge');
+		throw e;
 	}
 	p.session = j.session;
 	p.authid = j.authid;
 	p.authrole = j.authrole;
+	p.welcome = j;
+	p.challenges = p.lines.filter((l) => l.ev === 'challenge');
 	p.end = async () => {
 		p.send({ op: 'leave', id: 'leave' });
 		const r = await within(p.exited, 5000);

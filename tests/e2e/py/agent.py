@@ -1,6 +1,11 @@
 #!/usr/bin/python3
-"""agent.py URL REALM SERIALIZER - one Autobahn|Python (asyncio) WAMP session
-driven by the end-to-end tests over JSON lines.
+"""agent.py URL REALM SERIALIZER [AUTH] - one Autobahn|Python (asyncio) WAMP
+session driven by the end-to-end tests over JSON lines.
+
+AUTH (optional) is a JSON object: {"authmethods": [..], "authid", "authextra",
+"ticket": for ticket, "secret": for wampcra (salted when the CHALLENGE carries a
+salt: the key is derived with autobahn.wamp.auth.derive_key)}.  Without it the
+session joins as before (anonymous, HELLO without authmethods).
 
 Run with Debian's /usr/bin/python3 (python3-autobahn).  SERIALIZER is "json"
 or "msgpack".  Everything the session sees is written to stdout as one JSON
@@ -8,7 +13,9 @@ object per line; commands are read from stdin, one JSON object per line.
 Binary values cross the pipe as {"__bytes__": "<base64>"} in both directions.
 
 Out (stdout):
-  {"ev": "joined", "session": id, "authid", "authrole", "realm"}
+  {"ev": "joined", "session": id, "authid", "authrole", "realm",
+   "authmethod", "authprovider", "authextra"}
+  {"ev": "challenge", "method", "extra"}                  (with AUTH only)
   {"ev": "event", "sub": TAG, "args", "kwargs", "details": {...}}
   {"ev": "invocation", "reg": TAG, "args", "kwargs", "details": {...}}
   {"ev": "interrupt", "request": INVOCATION id, "mode": m, "tag": args[0] of the invocation}
@@ -42,7 +49,7 @@ import txaio
 txaio.use_asyncio()
 
 from autobahn.asyncio.wamp import ApplicationRunner, ApplicationSession  # noqa: E402
-from autobahn.wamp import message, types  # noqa: E402
+from autobahn.wamp import auth, message, types  # noqa: E402
 from autobahn.wamp.exception import ApplicationError  # noqa: E402
 from autobahn.wamp.serializer import JsonSerializer, MsgPackSerializer  # noqa: E402
 
@@ -101,10 +108,33 @@ class Agent(ApplicationSession):
                  "tag": self.inv_tags.get(msg.request)})
         return super().onMessage(msg)
 
+    def onConnect(self):
+        a = AGENT["auth"]
+        if a is None:
+            return super().onConnect()
+        self.join(self.config.realm, authmethods=a.get("authmethods"), authid=a.get("authid"),
+                  authextra=a.get("authextra"))
+
+    def onChallenge(self, challenge):
+        a = AGENT["auth"] or {}
+        out({"ev": "challenge", "method": challenge.method, "extra": challenge.extra})
+        if challenge.method == "ticket":
+            return a["ticket"]
+        if challenge.method == "wampcra":
+            extra = challenge.extra
+            key = a["secret"]
+            if extra.get("salt"):
+                key = auth.derive_key(a["secret"], extra["salt"], extra.get("iterations", 1000),
+                                      extra.get("keylen", 32))
+            return auth.compute_wcs(key, extra["challenge"]).decode("ascii")
+        raise Exception("agent.py: no credentials for authmethod " + challenge.method)
+
     async def onJoin(self, details):
         AGENT["session"] = self
         out({"ev": "joined", "session": details.session, "authid": details.authid,
-             "authrole": details.authrole, "realm": details.realm})
+             "authrole": details.authrole, "realm": details.realm,
+             "authmethod": details.authmethod, "authprovider": details.authprovider,
+             "authextra": details.authextra})
 
     def onLeave(self, details):
         out({"ev": "left", "reason": details.reason, "message": details.message})
@@ -236,11 +266,13 @@ class Agent(ApplicationSession):
             out({"re": cid, "ok": True, "args": [r], "kwargs": {}})
 
 
-AGENT = {"session": None}
+AGENT = {"session": None, "auth": None}
 
 
 def main():
     url, realm, ser = sys.argv[1], sys.argv[2], sys.argv[3]
+    if len(sys.argv) > 4:
+        AGENT["auth"] = json.loads(sys.argv[4])
     serializers = [MsgPackSerializer()] if ser == "msgpack" else [JsonSerializer()]
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)

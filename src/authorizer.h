@@ -1,0 +1,50 @@
+/* authorizer.h - dynamic authorizers: a role whose config names an
+ * "authorizer" procedure has every publish, subscribe, call and register
+ * (and, for bridge and event-stream paths, every HTTP publish, call and
+ * subscription) decided by calling it, as Crossbar.io does:
+ * authorizer(session_details, uri, action, options) -> bool or
+ * {allow, disclose, cache}.  Answers with cache true are kept per (realm,
+ * role, action, uri).  A failing or malformed answer denies.
+ *
+ * The call goes through caller.c as the realm's "trusted" caller.
+ * Loop thread only.
+ */
+#ifndef SB_AUTHORIZER_H
+#define SB_AUTHORIZER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "acl.h"
+
+struct gateway;
+struct authorizer_ask;
+
+struct verdict {
+	bool allow;
+	bool disclose;
+};
+
+/* Called once with the decision; may run before authorizer_ask() returns. */
+typedef void (*authorizer_done_fn)(void *ctx, struct verdict v);
+
+/* Asks the authorizer of role (in realm) about action on uri for the
+ * client described by details (stolen: {session, authid, authrole, ...}).
+ * Returns a handle for authorizer_forget() while the answer is pending,
+ * or NULL when it was decided at once (cache, or a failure). */
+struct authorizer_ask *authorizer_ask(struct gateway *gw, const char *realm,
+				      const char *authorizer, const char *role,
+				      enum acl_action action, const char *uri, json_t *details,
+				      authorizer_done_fn done, void *ctx);
+
+/* The one asking has gone: done never runs. */
+void authorizer_forget(struct authorizer_ask *ask);
+
+/* Drops every cached answer (at shutdown). */
+void authorizer_free_cache(struct gateway *gw);
+
+const char *authorizer_action_name(enum acl_action action);
+
+#endif
