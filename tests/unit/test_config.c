@@ -14,8 +14,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "config.h"
 #include "tap.h"
+#include "tls.h"
+#include "util.h"
 
 static char cwd[PATH_MAX];
 
@@ -434,6 +440,249 @@ static void test_auth(void)
 	config_free(&cfg);
 }
 
+/* ---- TLS files --------------------------------------------------------- */
+
+static char tls_dir[PATH_MAX];
+
+static EVP_PKEY *make_key(const char *type)
+{
+	return !strcmp(type, "RSA") ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
+				    : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+}
+
+/* A certificate for key, signed by issuer_key (NULL: self-signed). */
+static X509 *make_cert(EVP_PKEY *key, EVP_PKEY *issuer_key, long serial, const char *cn)
+{
+	X509 *x = X509_new();
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, key);
+	X509_NAME *name = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, name);
+	X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256());
+	return x;
+}
+
+static FILE *open_in_dir(const char *file, const char *mode)
+{
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/%s", tls_dir, file);
+	return fopen(path, mode);
+}
+
+static void write_key(const char *file, EVP_PKEY *key, bool encrypted)
+{
+	FILE *fp = open_in_dir(file, "w");
+	PEM_write_PrivateKey(fp, key, encrypted ? EVP_aes_128_cbc() : NULL,
+			     (unsigned char *)"secret", encrypted ? 6 : 0, NULL, NULL);
+	fclose(fp);
+}
+
+/* Appends, so several certificates can share a file. */
+static void write_cert(const char *file, X509 *x)
+{
+	FILE *fp = open_in_dir(file, "a");
+	PEM_write_X509(fp, x);
+	fclose(fp);
+}
+
+static void write_text(const char *file, const char *text)
+{
+	FILE *fp = open_in_dir(file, "w");
+	fputs(text, fp);
+	fclose(fp);
+}
+
+/* RFC 7919's ffdhe2048 group as DH parameters (generating new ones takes
+ * seconds). */
+static void write_dhparam(const char *file)
+{
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, "DH", NULL);
+	EVP_PKEY *params = NULL;
+	EVP_PKEY_paramgen_init(pctx);
+	EVP_PKEY_CTX_set_group_name(pctx, "ffdhe2048");
+	EVP_PKEY_paramgen(pctx, &params);
+	BIO *out = BIO_new_fp(open_in_dir(file, "w"), BIO_CLOSE);
+	PEM_write_bio_Parameters(out, params);
+	BIO_free(out);
+	EVP_PKEY_free(params);
+	EVP_PKEY_CTX_free(pctx);
+}
+
+/* The CA, a server certificate it signed (serial 2) with its key, an
+ * unrelated key, an RSA server certificate, a bad file. */
+static void make_tls_files(void)
+{
+	EVP_PKEY *ca = make_key("EC"), *server = make_key("EC"), *other = make_key("EC");
+	EVP_PKEY *rsa = make_key("RSA");
+	X509 *ca_cert = make_cert(ca, NULL, 1, "Test CA");
+	X509 *server_cert = make_cert(server, ca, 2, "localhost");
+	X509 *rsa_cert = make_cert(rsa, ca, 3, "localhost");
+	write_key("server.key", server, false);
+	write_key("other.key", other, false);
+	write_key("locked.key", server, true);
+	write_key("rsa.key", rsa, false);
+	write_cert("server.crt", server_cert);
+	write_cert("fullchain.crt", server_cert);
+	write_cert("fullchain.crt", ca_cert);
+	write_cert("rsa.crt", rsa_cert);
+	write_cert("ca.crt", ca_cert);
+	write_text("notes.txt", "not a certificate\n");
+	write_dhparam("dh.pem");
+	X509_free(ca_cert);
+	X509_free(server_cert);
+	X509_free(rsa_cert);
+	EVP_PKEY_free(ca);
+	EVP_PKEY_free(server);
+	EVP_PKEY_free(other);
+	EVP_PKEY_free(rsa);
+}
+
+#define TLS_T "{'workers':[{'type':'router','realms':[" REALM "],'transports':[" \
+	"{'type':'web','endpoint':{'type':'tcp','port':8443,'tls':{@}},'paths':{}," \
+	"'options':{'http2':true,'hsts':true}}]}]}"
+
+static int parse_tls(struct sb_config *cfg, const char *tls, char *err, size_t errlen)
+{
+	char *text = jsonq(TLS_T, tls);
+	int rc = config_parse(cfg, text, "t.json", tls_dir, err, errlen);
+	free(text);
+	return rc;
+}
+
+static const struct {
+	const char *tls, *want;
+} bad_tls[] = {
+	{"'key':'missing.key','certificate':'server.crt'", ".tls.key: cannot read @/missing.key"},
+	{"'key':'other.key','certificate':'server.crt'",
+	 ".tls.key: @/other.key is not the key of the certificate @/server.crt"},
+	{"'key':'locked.key','certificate':'server.crt'",
+	 ".tls.key: no PEM private key in @/locked.key (a passphrase-protected key"},
+	{"'key':'server.key','certificate':'notes.txt'", ".tls.certificate: no PEM certificate in"},
+	{"'key':'server.key','certificate':'server.crt','chain_certificates':['ca.crt','nope.crt']",
+	 ".tls.chain_certificates[1]: cannot read @/nope.crt"},
+	{"'key':'server.key','certificate':'server.crt','dhparam':'ca.crt'",
+	 ".tls.dhparam: no PEM DH parameters in @/ca.crt"},
+	{"'key':'server.key','certificate':'server.crt','ciphers':'NO-SUCH-CIPHER'",
+	 ".tls.ciphers: no cipher in \"NO-SUCH-CIPHER\" is known to OpenSSL"},
+	{"'key':'server.key','certificate':'server.crt','ca_certificates':['notes.txt']",
+	 ".tls.ca_certificates[0]: no PEM certificate in @/notes.txt"},
+};
+
+static void test_tls_config(void)
+{
+	struct sb_config cfg;
+	char err[1024];
+	int rc = parse_tls(&cfg, "'key':'server.key','certificate':'server.crt',"
+			   "'chain_certificates':['ca.crt'],'dhparam':'./dh.pem',"
+			   "'ciphers':'ECDHE-ECDSA-AES128-GCM-SHA256','ca_certificates':['ca.crt']",
+			   err, sizeof(err));
+	if (!ok(rc == 0, "tls: every Crossbar key parses")) {
+		diag("%s", err);
+		return;
+	}
+	const struct sb_transport *t = &cfg.transports[0];
+	const struct sb_tls *tls = t->endpoint.tls;
+	char want[PATH_MAX + 64];
+	snprintf(want, sizeof(want), "%s/server.key", tls_dir);
+	is_str(tls->key, want, "tls: key resolved against the config's directory");
+	snprintf(want, sizeof(want), "%s/dh.pem", tls_dir);
+	is_str(tls->dhparam, want, "tls: ./dh.pem resolved");
+	ok(tls->n_chain_certificates == 1 && tls->n_ca_certificates == 1 &&
+	   !strcmp(tls->ciphers, "ECDHE-ECDSA-AES128-GCM-SHA256"), "tls: lists and ciphers kept");
+	ok(t->http2 && t->hsts && t->hsts_max_age_s == 31536000, "http2, hsts and its default max-age");
+	config_free(&cfg);
+
+	for (size_t i = 0; i < sizeof(bad_tls) / sizeof(*bad_tls); i++) {
+		char expect[512];
+		const char *at = strchr(bad_tls[i].want, '@');
+		snprintf(expect, sizeof(expect), "%s", bad_tls[i].want);
+		/* '@' stands for the directory, twice at most */
+		for (int n = 0; n < 2 && (at = strchr(expect, '@')); n++) {
+			char rest[512];
+			snprintf(rest, sizeof(rest), "%s", at + 1);
+			snprintf(expect + (at - expect), sizeof(expect) - (size_t)(at - expect), "%s%s",
+				 tls_dir, rest);
+		}
+		rc = parse_tls(&cfg, bad_tls[i].tls, err, sizeof(err));
+		if (!ok(rc == -1 && strstr(err, "t.json: workers[0].transports[0].endpoint.tls.") &&
+			strstr(err, expect) && is_empty(&cfg), "tls bad %zu: %s", i, bad_tls[i].want))
+			diag("rc %d, error: %s", rc, err);
+	}
+
+	/* lws tells TLS vhosts apart by port number alone. */
+#define TLS_AT(ip) "{'type':'web','endpoint':{'type':'tcp','port':8443,'interface':'" ip "'," \
+	"'tls':{'key':'server.key','certificate':'server.crt'}},'paths':{}}"
+	char *two = jsonq("{'workers':[{'type':'router','transports':[@]}]}",
+			  TLS_AT("127.0.0.1") "," TLS_AT("127.0.0.2"));
+	rc = config_parse(&cfg, two, "t.json", tls_dir, err, sizeof(err));
+	ok(rc == -1 && strstr(err, "transports[1].endpoint.port: port 8443"),
+	   "two TLS transports cannot share a port number: %s", err);
+	free(two);
+}
+
+static void test_tls_ctx(void)
+{
+	const struct sb_tls tls = {
+		.key = xasprintf("%s/server.key", tls_dir),
+		.certificate = xasprintf("%s/fullchain.crt", tls_dir),
+		.ca_certificates = (char *[]){xasprintf("%s/ca.crt", tls_dir)},
+		.n_ca_certificates = 1,
+	};
+	const struct sb_tls rsa = {
+		.key = xasprintf("%s/rsa.key", tls_dir),
+		.certificate = xasprintf("%s/rsa.crt", tls_dir),
+	};
+	struct tls_material m = {0}, r = {0};
+	char err[512], where[64], desc[128];
+	ok(tls_material_load(&m, &tls, err, sizeof(err), where, sizeof(where)) == 0 &&
+	   sk_X509_num(m.chain) == 1, "material: the certificate file's second certificate is chain");
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	ok(tls_ctx_setup(ctx, &tls, &m, err, sizeof(err)) == 0, "setup: %s", err);
+	ok(SSL_CTX_get_min_proto_version(ctx) == TLS1_2_VERSION, "setup: TLS 1.2 or newer only");
+	ok(SSL_CTX_get_verify_mode(ctx) == (SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT),
+	   "setup: ca_certificates require a client certificate");
+	tls_describe(SSL_CTX_get0_certificate(ctx), desc, sizeof(desc));
+	ok(!strncmp(desc, "serial 02, expires ", 19), "describe: %s", desc);
+	ok(tls_material_load(&r, &rsa, err, sizeof(err), where, sizeof(where)) == 0, "rsa material");
+	ok(tls_ctx_replace(ctx, &r, err, sizeof(err)) == -1 && strstr(err, "restart to change"),
+	   "replace: another key type is refused: %s", err);
+	ok(ASN1_INTEGER_get(X509_get0_serialNumber(SSL_CTX_get0_certificate(ctx))) == 2,
+	   "replace refused: the old certificate stays");
+	ok(tls_ctx_replace(ctx, &m, err, sizeof(err)) == 0, "replace with the same type");
+	tls_material_cleanup(&m);
+	tls_material_cleanup(&r);
+	SSL_CTX_free(ctx);
+	free(tls.key);
+	free(tls.certificate);
+	free(tls.ca_certificates[0]);
+	free(rsa.key);
+	free(rsa.certificate);
+}
+
+static void test_tls(void)
+{
+	snprintf(tls_dir, sizeof(tls_dir), "/tmp/sb-test-tls-XXXXXX");
+	if (!ok(mkdtemp(tls_dir) != NULL, "tls: temp dir")) {
+		diag("mkdtemp: %s", strerror(errno));
+		return;
+	}
+	make_tls_files();
+	test_tls_config();
+	test_tls_ctx();
+	const char *files[] = {"server.key", "other.key", "locked.key", "rsa.key", "server.crt",
+			       "fullchain.crt", "rsa.crt", "ca.crt", "notes.txt", "dh.pem"};
+	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
+		char path[PATH_MAX + 64];
+		snprintf(path, sizeof(path), "%s/%s", tls_dir, files[i]);
+		unlink(path);
+	}
+	rmdir(tls_dir);
+}
+
 /* ---- bad configs --------------------------------------------------------- */
 
 enum where { RAW, TOP, WORKERS, WORKER, REALM_X, ROLE_X, PERM, TRANSPORTS, ENDPOINT,
@@ -541,6 +790,9 @@ static const struct bad {
 	 T0 ".type: transport type \"rawsocket\" is not supported"},
 	{TRANSPORTS, "{'type':'mqtt'}", T0 ".type: transport type \"mqtt\" is not supported"},
 	{TRANSPORTS, "{'type':'web','paths':{}}", T0 ": missing required key \"endpoint\""},
+	{TRANSPORTS, "{'type':'web','endpoint':{'type':'tcp','port':8443},'paths':{},"
+		     "'options':{'http2':true}}",
+	 T0 ".options.http2: HTTP/2 needs TLS"},
 	{TRANSPORTS, "{'type':'web','endpoint':{'type':'tcp','port':8080}}",
 	 T0 ": missing required key \"paths\""},
 	{TRANSPORTS, "{'type':'web','endpoint':{'type':'tcp','port':8080},'paths':{},"
@@ -578,7 +830,19 @@ static const struct bad {
 	{ENDPOINT, "'type':'unix','path':'/tmp/s'",
 	 T0 ".endpoint.type: endpoint type \"unix\" is not supported"},
 	{ENDPOINT, "'type':'tcp','port':8080,'tls':{'key':'k.pem','certificate':'c.pem'}",
-	 T0 ".endpoint.tls: TLS is not supported yet"},
+	 T0 ".endpoint.tls.certificate: cannot read /srv/app/.crossbar/c.pem: No such file"},
+	{ENDPOINT, "'type':'tcp','port':8080,'tls':{'key':'k.pem'}",
+	 T0 ".endpoint.tls: missing required key \"certificate\""},
+	{ENDPOINT, "'type':'tcp','port':8080,'tls':{'key':'k.pem','certificate':'c.pem','cert':1}",
+	 T0 ".endpoint.tls: unknown key \"cert\""},
+	{ENDPOINT, "'type':'tcp','port':8080,'tls':{'key':'','certificate':'c.pem'}",
+	 T0 ".endpoint.tls.key: must not be empty"},
+	{ENDPOINT, "'type':'tcp','port':8080,'tls':{'key':'k.pem','certificate':'c.pem',"
+		   "'chain_certificates':'chain.pem'}",
+	 T0 ".endpoint.tls.chain_certificates: expected an array, not a string"},
+	{ENDPOINT, "'type':'tcp','port':8080,'tls':{'key':'k.pem','certificate':'c.pem',"
+		   "'ca_certificates':[1]}",
+	 T0 ".endpoint.tls.ca_certificates[0]: expected a string"},
 	{ENDPOINT, "'type':'tcp','port':8080,'interface':'127.0.0.1','host':'::1'",
 	 T0 ".endpoint.host: give either \"interface\" or \"host\", not both"},
 	{ENDPOINT, "'type':'tcp','port':8080,'version':5", T0 ".endpoint.version: must be 4 or 6"},
@@ -849,6 +1113,7 @@ int main(void)
 	test_values();
 	test_bridge();
 	test_auth();
+	test_tls();
 	test_bad();
 	test_starter();
 	return done_testing();
