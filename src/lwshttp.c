@@ -16,6 +16,8 @@
  *  - it joins repeated Cookie fields without a separator, and HTTP/2
  *    clients split cookies: values are joined here, fragment by fragment;
  *  - request bodies over 256 KiB stall on HTTP/2: they are capped below;
+ *  - an HTTP/2 DATA frame larger than one lws send (4 KiB) stalls: every
+ *    write is at most that;
  *  - lws_http_mark_sse() releases the request headers, so the method, the
  *    path and every value handed to a handler are copies owned here;
  *  - its default HTTP/2 settings cost 159 KB per connection (a 64 KiB
@@ -43,8 +45,10 @@
 /* Bodies above this stall on HTTP/2 in lws 4.1.6 (at 262,144 bytes):
  * larger ones get 413 there; HTTP/1.1 takes the route's limit. */
 #define H2_BODY_MAX (255u * 1024)
-/* One DATA frame at most (HTTP/2's default SETTINGS_MAX_FRAME_SIZE). */
-#define WRITE_CHUNK 16384
+/* What lws sends in one go (pt_serv_buf_size, 4096, less an HTTP/2
+ * frame header): a larger HTTP/2 DATA frame is split by lws and its rest
+ * never sent (lws 4.1.6); lws' own file serving writes this much. */
+#define WRITE_CHUNK (4096 - 9)
 #define HEAD_MAX 8192
 
 struct lwshttp_server {

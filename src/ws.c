@@ -19,7 +19,7 @@
  * A WebSocket carried in an HTTP/2 stream (RFC 8441, offered on a TLS
  * port with http2) shares its TCP connection with other streams, and lws
  * allows only one write per WRITEABLE callback there: such a connection
- * writes one frame per callback instead.
+ * writes one fragment of at most 4000 bytes per callback instead.
  *
  * A peer whose queue is full is too slow to keep up: it is disconnected
  * (and logged) rather than buffered without bound or silently skipped.
@@ -49,6 +49,9 @@ _Static_assert(LWS_PRE <= WAMP_FRAME_HEADROOM, "frames need LWS_PRE bytes of hea
 /* Bytes one peer's queue may pin, whatever queue_limit allows: 1,024
  * queued 1 MiB results would otherwise be a gigabyte. */
 #define WS_QUEUE_BYTES_MAX (16u << 20)
+/* A WebSocket fragment on an HTTP/2 stream: with its header (up to 10
+ * bytes) and the DATA frame's (9), within one lws send of 4 KiB. */
+#define WS_H2_FRAGMENT 4000
 
 struct ws_server {
 	struct gateway *gw;
@@ -74,6 +77,7 @@ struct ws_conn {
 	size_t queued_bytes;           /* payload bytes those frames pin */
 	struct buf rx;                 /* a message arriving in pieces */
 	bool is_mux;                   /* an HTTP/2 stream: one write per WRITEABLE */
+	size_t frag_off;               /* ...and bytes of the head frame sent */
 	bool is_dirty, is_closing, is_close_sent, is_dropped;
 	unsigned short close_code;
 };
@@ -106,6 +110,7 @@ static void queue_clear(struct ws_conn *c)
 	for (; c->count; c->count--, c->head = (c->head + 1) % c->cap)
 		wamp_frame_unref(c->queue[c->head]);
 	c->queued_bytes = 0;
+	c->frag_off = 0;
 	free(c->queue);
 	c->queue = NULL;
 	c->cap = 0;
@@ -162,34 +167,74 @@ static void set_cork(struct ws_conn *c, int on)
 	setsockopt(lws_get_socket_fd(c->wsi), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
 }
 
-/* Writes queued frames while the socket takes them whole (one frame on an
- * HTTP/2 stream, which writes only from WRITEABLE).  Returns -1 if the
- * connection failed.  lws sends each frame with its own send(); with
+/* Removes the frame at the head of the queue (it has been sent). */
+static void pop(struct ws_conn *c)
+{
+	struct wamp_frame *f = c->queue[c->head];
+	c->head = (c->head + 1) % c->cap;
+	c->count--;
+	c->queued_bytes -= f->len;
+	c->frag_off = 0;
+	wamp_frame_unref(f);
+}
+
+/* An HTTP/2 stream: one WebSocket fragment of the head frame per
+ * WRITEABLE, at most WS_H2_FRAGMENT bytes, since lws 4.1.6 stalls on an
+ * HTTP/2 DATA frame larger than one send of its own (4 KiB) and sends a
+ * WebSocket frame as one DATA frame.  A frame that fits goes from its
+ * shared buffer; pieces of a larger one are copied, as each needs LWS_PRE
+ * bytes in front for its header. */
+static int write_fragment(struct ws_conn *c)
+{
+	unsigned char piece[LWS_PRE + WS_H2_FRAGMENT];
+	struct wamp_frame *f = c->queue[c->head];
+	size_t left = f->len - c->frag_off;
+	size_t n = left < WS_H2_FRAGMENT ? left : WS_H2_FRAGMENT;
+	bool is_first = c->frag_off == 0, is_last = n == left;
+	unsigned char *data = wamp_frame_payload(f);
+	if (!(is_first && is_last)) {
+		memcpy(piece + LWS_PRE, data + c->frag_off, n);
+		data = piece + LWS_PRE;
+	}
+	int flags = lws_write_ws_flags(f->is_binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT,
+				       is_first, is_last);
+	if (lws_write(c->wsi, data, n, (enum lws_write_protocol)flags) < 0)
+		return -1;
+	c->frag_off += n;
+	if (is_last)
+		pop(c);
+	return 0;
+}
+
+/* Writes queued frames while the socket takes them whole (on an HTTP/2
+ * stream, which writes only from WRITEABLE, one fragment).  Returns -1 if
+ * the connection failed.  lws sends each frame with its own send(); with
  * several frames queued the socket is corked meanwhile, so they leave in
  * one segment and the receiving side (on loopback, charged to us) handles
  * one packet instead of one per frame. */
 static int write_queue(struct ws_conn *c)
 {
 	bool is_corked = c->count > 1 && !c->is_mux;
-	size_t budget = c->is_mux ? 1 : SIZE_MAX;
 	int rc = 0;
-	if (is_corked)
-		set_cork(c, 1);
-	while (c->count && budget-- && !lws_partial_buffered(c->wsi)) {
-		struct wamp_frame *f = c->queue[c->head];
-		int n = lws_write(c->wsi, wamp_frame_payload(f), f->len,
-				  f->is_binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-		c->head = (c->head + 1) % c->cap;
-		c->count--;
-		c->queued_bytes -= f->len;
-		wamp_frame_unref(f);
-		if (n < 0) {
-			rc = -1;
-			break;
+	if (c->is_mux) {
+		if (c->count && !lws_partial_buffered(c->wsi))
+			rc = write_fragment(c);
+	} else {
+		if (is_corked)
+			set_cork(c, 1);
+		while (c->count && !lws_partial_buffered(c->wsi)) {
+			struct wamp_frame *f = c->queue[c->head];
+			int n = lws_write(c->wsi, wamp_frame_payload(f), f->len,
+					  f->is_binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+			pop(c);
+			if (n < 0) {
+				rc = -1;
+				break;
+			}
 		}
+		if (is_corked)
+			set_cork(c, 0);
 	}
-	if (is_corked)
-		set_cork(c, 0);
 	if (!rc && (c->count || (c->is_closing && !c->is_close_sent)))
 		lws_callback_on_writable(c->wsi);
 	return rc;
