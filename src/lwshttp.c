@@ -180,13 +180,14 @@ static const char *header(struct http_request *req, const char *name)
 	return keep(r, v);
 }
 
-/* Headers lws 4.1 cannot list but webhook senders rely on: on HTTP/1.1
- * they are looked up by name so that webhooks publish them. */
+/* Headers lws 4.1 keeps but cannot list (it knows no name for them) that
+ * webhook senders rely on: on HTTP/1.1 they are looked up by name, so a
+ * webhook publishes them as on the plain port. */
 static const char *const webhook_headers[] = {
 	"X-GitHub-Event", "X-GitHub-Delivery", "X-GitHub-Hook-ID", "X-Hub-Signature",
 	"X-Hub-Signature-256", "X-Gitlab-Event", "X-Gitlab-Token", "X-Gitea-Event",
 	"X-Gitea-Delivery", "X-Gitea-Signature", "X-Event-Key", "X-Request-Id",
-	"X-Forwarded-For", "X-Forwarded-Proto", "Stripe-Signature", NULL,
+	"X-Forwarded-Proto", "X-Forwarded-Host", "Stripe-Signature", NULL,
 };
 
 static void each_header(struct http_request *req,
