@@ -485,10 +485,11 @@ static int path_string(struct ctx *c, json_t *v, void *obj, const struct field *
 		   : !strcmp(f->key, "github_secret") ? &p->github_secret
 		   : !strcmp(f->key, "success_response") ? &p->success_response
 		   : &p->error_response;
+	bool is_reply = dst == &p->success_response || dst == &p->error_response;
+	if (!is_reply)
+		return keys_take_secret(c, v, dst);   /* key, secret, github_secret */
 	free(*dst);
-	*dst = xstrdup(json_string_value(v));   /* "" allowed for replies */
-	if (!**dst && dst != &p->success_response && dst != &p->error_response)
-		return keys_reject(c, "must not be empty");
+	*dst = xstrdup(json_string_value(v));     /* "" is a fine reply */
 	return 0;
 }
 
