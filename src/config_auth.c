@@ -167,20 +167,13 @@ static int method_string(struct ctx *c, json_t *v, void *obj, const struct field
 static int jwt_public_key(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
 	char *path = keys_resolve(c, json_string_value(v));
-	FILE *fp = fopen(path, "rb");
 	struct buf pem = {0};
-	char chunk[4096];
-	size_t n;
-	while (fp && (n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-		buf_append(&pem, chunk, n);
-	if (fp)
-		fclose(fp);
-	int rc = 0;
-	if (!fp || !pem.len || !strstr(pem.data ? pem.data : "", "-----BEGIN PUBLIC KEY-----"))
+	int rc = buf_read_file(&pem, path);
+	buf_append(&pem, "", 1);
+	if (rc < 0 || !strstr(pem.data, "-----BEGIN PUBLIC KEY-----"))
 		rc = keys_reject(c, "%s: cannot read a PEM public key (\"-----BEGIN PUBLIC KEY-----\")",
 				 path);
 	else {
-		buf_append(&pem, "", 1);
 		free(((struct sb_auth_method_cfg *)obj)->jwt_public_key);
 		((struct sb_auth_method_cfg *)obj)->jwt_public_key = xstrdup(pem.data);
 	}
