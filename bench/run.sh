@@ -5,16 +5,20 @@
 # (src/switchboard, temp config and history) and nginx+nchan (temp nginx.conf,
 # foreground, 1 worker) on free loopback ports, runs the same loads against
 # both in one run, prints a table with Switchboard/nchan ratios and a Markdown
-# block for bench/RESULTS.md.
+# block for bench/RESULTS.md. The REST bridge tests (Switchboard only) add a
+# plain nginx as the back end / receiver and a RESTCallee and a
+# MessageForwarder to Switchboard's config.
 #
 # Usage: bench/run.sh [--only switchboard|nchan] [--quick]
 # Environment: SWITCHBOARD_BIN (default ../src/switchboard), DURATION (fan-out
 # seconds, 10), WRK_DURATION (10), WRK_CONNS (32), BIG (10000), SMALL (1000),
 # REPLAY_CLIENTS (1000), SB_THREADS (busy loop threads = nginx workers, 1),
 # SB_SYNC (history.sync, normal), SB_CONN_MEM (web transport connection_memory,
-# 8192), WAMP_PUBS (WAMP fan-out publishers, "http wamp"), TESTS (subset of
-# "idle fan1k fan10k replay wrk" (= sse) and "wampidle wampfan1k wampfan10k
-# wamplat rpc1 rpc100 httpcall" (= wamp); default all), KEEP_TMP=1.
+# 8192), WAMP_PUBS (WAMP fan-out publishers, "http wamp"), FWD_EVENTS
+# (forwarder burst, 20000), TESTS (subset of "idle fan1k fan10k replay wrk"
+# (= sse), "wampidle wampfan1k wampfan10k wamplat rpc1 rpc100 httpcall"
+# (= wamp) and "restcallee forwarder" (= bridge); default all), BRIDGE_PIN
+# (taskset for the one-at-a-time bridge runs, 1), KEEP_TMP=1.
 set -u
 set -o pipefail
 
@@ -32,28 +36,39 @@ SB_SYNC=${SB_SYNC:-normal}
 SB_CONN_MEM=${SB_CONN_MEM:-8192}
 REPLAY_PUBCONNS=${REPLAY_PUBCONNS:-4}
 WAMP_PUBS=${WAMP_PUBS:-http wamp}
+FWD_EVENTS=${FWD_EVENTS:-20000}
 SSE_TESTS="idle fan1k fan10k replay wrk"
 WAMP_TESTS="wampidle wampfan1k wampfan10k wamplat rpc1 rpc100 httpcall"
-TESTS=${TESTS:-$SSE_TESTS $WAMP_TESTS}
+BRIDGE_TESTS="restcallee forwarder"
+TESTS=${TESTS:-$SSE_TESTS $WAMP_TESTS $BRIDGE_TESTS}
 TESTS=" $TESTS "
 TESTS=${TESTS// sse / $SSE_TESTS }
 TESTS=${TESTS// wamp / $WAMP_TESTS }
+TESTS=${TESTS// bridge / $BRIDGE_TESTS }
 ONLY=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--only) ONLY=$2; shift 2 ;;
-	--quick) DURATION=3; WRK_DURATION=3; BIG=2000; SMALL=500; REPLAY_CLIENTS=200; shift ;;
-	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+	--quick) DURATION=3; WRK_DURATION=3; BIG=2000; SMALL=500; REPLAY_CLIENTS=200; FWD_EVENTS=5000; shift ;;
+	-h|--help) sed -n '2,21p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
 
 TARGETS="switchboard nchan"
 [ -n "$ONLY" ] && TARGETS=$ONLY
+# The REST bridge tests have no nchan side: nginx + nchan only starts for the
+# SSE and WAMP tests.
+if [ "$TARGETS" != nchan ]; then
+	NEEDS_NCHAN=0
+	for t in $SSE_TESTS $WAMP_TESTS; do [[ "$TESTS" == *" $t "* ]] && NEEDS_NCHAN=1; done
+	[ "$NEEDS_NCHAN" = 0 ] && TARGETS=switchboard
+fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sbbench.XXXXXX")
 chmod 755 "$TMP"
 SB_PID=
 NX_PID=
+BE_PID=
 LOAD_PID=
 RESTORE=()	# sysctl settings to put back on exit
 
@@ -63,9 +78,11 @@ cleanup() {
 	[ -n "$LOAD_PID" ] && kill "$LOAD_PID" 2>/dev/null
 	[ -n "$SB_PID" ] && kill -TERM "$SB_PID" 2>/dev/null
 	[ -n "$NX_PID" ] && kill -TERM "$NX_PID" 2>/dev/null
+	[ -n "$BE_PID" ] && kill -TERM "$BE_PID" 2>/dev/null
 	sleep 0.5
 	[ -n "$SB_PID" ] && kill -KILL "$SB_PID" 2>/dev/null
 	[ -n "$NX_PID" ] && kill -KILL "$NX_PID" 2>/dev/null
+	[ -n "$BE_PID" ] && kill -KILL "$BE_PID" 2>/dev/null
 	local r
 	for r in "${RESTORE[@]}"; do sysctl -q -w "$r" >/dev/null 2>&1; done
 	if [ "${KEEP_TMP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
@@ -152,6 +169,31 @@ start_switchboard() {
 	SB_PORT=$(free_port)
 	mkdir -p "$TMP/sb"
 	rm -f "$TMP/sb/bench.db"*
+	# The REST bridge components, when their back end runs: a RESTCallee
+	# (bench.rest, URLs relative to the back end) and a MessageForwarder of
+	# topic bench.fwd to the receiver. Container components, as in a
+	# Crossbar config; they run in-process and nothing connects to transport.
+	local bridge='' tr
+	if [ -n "$BE_PORT" ]; then
+		tr="\"transport\": {\"type\": \"websocket\", \"url\": \"ws://127.0.0.1:$SB_PORT/ws\",
+      \"endpoint\": {\"type\": \"tcp\", \"host\": \"127.0.0.1\", \"port\": $SB_PORT}}"
+		bridge=$(cat <<EOF
+, {
+    "type": "container", "options": {"pythonpath": [".."]},
+    "components": [{
+      "type": "class", "classname": "crossbar.bridge.rest.RESTCallee", "realm": "realm1", "id": "bench-rest",
+      "extra": {"procedure": "bench.rest", "baseurl": "http://127.0.0.1:$BE_PORT/"},
+      $tr
+    }, {
+      "type": "class", "classname": "crossbar.bridge.rest.MessageForwarder", "realm": "realm1", "id": "bench-fwd",
+      "extra": {"subscriptions": [{"topic": "bench.fwd", "url": "http://127.0.0.1:$BE_PORT/recv"}],
+                "expectedcode": 200},
+      $tr
+    }]
+  }
+EOF
+)
+	fi
 	cat >"$TMP/sb/config.json" <<EOF
 {
   "version": 2,
@@ -174,7 +216,7 @@ start_switchboard() {
         "info": {"type": "nodeinfo"}
       }
     }]
-  }],
+  }$bridge],
   "history": {"path": "bench.db", "sync": "$SB_SYNC",
               "retention": [{"uri": "", "match": "prefix", "max_events": 100000, "max_age": 86400}]}
 }
@@ -271,6 +313,60 @@ EOF
 stop_nchan() {
 	stop_pid "$NX_PID"
 	NX_PID=
+}
+
+# ---- the REST bridge's back end: plain nginx (no nchan) ------------------------
+# GET /rest answers a small fixed JSON (the RESTCallee's back end, also called
+# directly for comparison); POST /recv answers 200 and logs one line per
+# request with the forwarder's X-Switchboard-Event-Id (the receiver); /status
+# is stub_status, whose "accepts" counts the connections made to it.
+BE_PORT=
+BE_LOG=
+start_backend() {
+	command -v nginx >/dev/null || { log "nginx not installed (apt-get install nginx)"; return 1; }
+	BE_PORT=$(free_port)
+	local d=$TMP/backend
+	mkdir -p "$d/tmp"
+	chmod -R 777 "$d/tmp"
+	BE_LOG=$d/recv.log
+	cat >"$d/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 4096; multi_accept on; }
+http {
+  access_log off;
+  client_body_temp_path $d/tmp/body;
+  proxy_temp_path $d/tmp/proxy;
+  fastcgi_temp_path $d/tmp/fcgi;
+  uwsgi_temp_path $d/tmp/uwsgi;
+  scgi_temp_path $d/tmp/scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  log_format recv '\$msec \$http_x_switchboard_event_id \$status \$http_x_switchboard_topic';
+  server {
+    listen 127.0.0.1:$BE_PORT backlog=8192;
+    location = /rest { default_type application/json; return 200 '{"ok":true}'; }
+    location = /recv { access_log $BE_LOG recv; default_type application/json; return 200 '{"ok":true}'; }
+    location = /status { stub_status; }
+  }
+}
+EOF
+	nginx -c "$d/nginx.conf" -p "$d/" >"$d/out.log" 2>&1 &
+	BE_PID=$!
+	if ! wait_port "$BE_PORT" 10; then
+		log "back-end nginx did not listen on $BE_PORT:"; cat "$d/out.log" "$d/error.log" >&2
+		kill -KILL "$BE_PID" 2>/dev/null; BE_PID=; BE_PORT=; return 1
+	fi
+	return 0
+}
+stop_backend() {
+	stop_pid "$BE_PID"
+	BE_PID=
+}
+backend_accepts() {	# connections the back end has accepted so far
+	curl -s "http://127.0.0.1:$BE_PORT/status" | awk '/^ *[0-9]+ +[0-9]+ +[0-9]+/ {print $1; exit}'
 }
 
 # The process doing the work: Switchboard's only process, nginx's worker(s).
@@ -577,8 +673,232 @@ LUA
 	alive switchboard || NOTES+=("switchboard died during httpcall")
 }
 
+# ---- REST bridge tests (Switchboard only) ------------------------------------------
+backend_alive() { [ -n "$BE_PID" ] && kill -0 "$BE_PID" 2>/dev/null; }
+wrk_on() {	# cpu|all wrk-arguments...
+	local c=$1
+	shift
+	if [ "$c" = all ]; then wrk "$@"; else on_cpu "$c" wrk "$@"; fi
+}
+
+# wrk's latency percentile ("50%", "99%") in µs.
+wrk_pct() {	# percent output-file
+	awk -v p="$1" '$1 == p {v=$2; if (v ~ /us$/) sub("us","",v); else if (v ~ /ms$/) {sub("ms","",v); v*=1000}
+		else if (v ~ /s$/) {sub("s","",v); v*=1e6}; printf "%.0f", v}' "$2"
+}
+wrk_figures() {	# R-key output-file: rps, requests, p50_us, p99_us, non2xx, errors, sockerr
+	local k=$1 out=$2
+	R[$k.rps]=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")
+	R[$k.requests]=$(awk '/requests in/ {print $1}' "$out")
+	R[$k.p50_us]=$(wrk_pct 50% "$out")
+	R[$k.p99_us]=$(wrk_pct 99% "$out")
+	R[$k.non2xx]=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")
+	R[$k.non2xx]=${R[$k.non2xx]:-0}
+	R[$k.errors]=$(awk '/^call errors:/ {print $3}' "$out")
+	R[$k.sockerr]=$(awk '/Socket errors:/ {s=0; for (i=3; i<=NF; i++) if ($i ~ /^[0-9]+,?$/) s+=$i; print s}' "$out")
+	R[$k.sockerr]=${R[$k.sockerr]:-0}
+}
+ms_pair() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "") print "n/a"; else printf "%.3f / %.3f", a/1000, b/1000 }'; }
+
+# The RESTCallee: wrk POSTs /call {"procedure":"bench.rest","kwargs":{"url":"rest"}},
+# which the gateway turns into GET <back end>/rest; the same wrk GETs
+# <back end>/rest directly. Once with WRK_CONNS connections (throughput),
+# once with one (latency added per call).
+test_restcallee() {
+	local port lua out k conns th cpu a0 a1 c0 c1 b0 b1 bpids
+	ensure_up switchboard restcallee || return
+	backend_alive || { NOTES+=("restcallee: the back-end nginx is not running; skipped"); return; }
+	port=$(port_of switchboard)
+	bpids=$(pgrep -P "$BE_PID" | tr '\n' ' ')
+	lua=$TMP/restcallee.lua
+	# A reply counts as an error unless it is the back end's answer:
+	# 200 {"args":[{"code":200,"content":"{\"ok\":true}",...}]}.
+	cat >"$lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"procedure":"bench.rest","kwargs":{"url":"rest"}}'
+call_errors = 0
+function response(status, headers, body)
+  if status ~= 200 or not body:find('"code":200', 1, true) or
+     not body:find('{\\"ok\\":true}', 1, true) or body:find('"error"', 1, true) then
+    call_errors = call_errors + 1
+  end
+end
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function done(summary, latency, requests)
+  local e = 0
+  for _, t in ipairs(threads) do e = e + t:get("call_errors") end
+  io.write(string.format("call errors: %d\n", e))
+end
+LUA
+	for conns in "$WRK_CONNS" 1; do
+		th=2; k=many; cpu=all
+		[ "$conns" = 1 ] && { th=1; k=one; cpu=$CPU_GW; pin_on; }
+		out=$TMP/restcallee.direct.$k.out
+		sleep 1
+		wrk_on "$cpu" -t$th -c"$conns" -d"${WRK_DURATION}s" --latency "http://127.0.0.1:$BE_PORT/rest" >"$out" 2>&1
+		log "  direct, $conns connection(s):"; sed 's/^/  /' "$out" >&2
+		wrk_figures "switchboard.rest.$k.direct" "$out"
+		out=$TMP/restcallee.via.$k.out
+		sleep 1
+		a0=$(backend_accepts); c0=$(cpu_ticks $SB_PID); b0=$(cpu_ticks $bpids)
+		wrk_on "$cpu" -t$th -c"$conns" -d"${WRK_DURATION}s" --latency -s "$lua" "http://127.0.0.1:$port/call" >"$out" 2>&1
+		c1=$(cpu_ticks $SB_PID); b1=$(cpu_ticks $bpids); a1=$(backend_accepts)
+		[ "$conns" = 1 ] && pin_off
+		log "  via the gateway, $conns connection(s):"; sed 's/^/  /' "$out" >&2
+		wrk_figures "switchboard.rest.$k.via" "$out"
+		local pre=switchboard.rest.$k n=${R[switchboard.rest.$k.via.requests]:-0}
+		R[$pre.rps]="${R[$pre.via.rps]:-n/a} / ${R[$pre.direct.rps]:-n/a}"
+		R[$pre.lat_via]=$(ms_pair "${R[$pre.via.p50_us]}" "${R[$pre.via.p99_us]}")
+		R[$pre.lat_direct]=$(ms_pair "${R[$pre.direct.p50_us]}" "${R[$pre.direct.p99_us]}")
+		# Wall time per call through the gateway minus the direct call's, on a
+		# saturated machine: what one call costs the two cores, in µs.
+		R[$pre.added_us]=$(awk -v a="${R[$pre.via.rps]}" -v b="${R[$pre.direct.rps]}" \
+			'BEGIN{ if (a > 0 && b > 0) printf "%.1f", 1e6/a - 1e6/b; else print "n/a" }')
+		# One call at a time: the latency the gateway adds (p50 difference).
+		R[$pre.added_p50_us]=$(awk -v a="${R[$pre.via.p50_us]}" -v b="${R[$pre.direct.p50_us]}" \
+			'BEGIN{ if (a != "" && b != "") printf "%d", a - b; else print "n/a" }')
+		R[$pre.cpu_us]=$(awk -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v d="$n" \
+			'BEGIN{ if (d > 0) printf "%.1f", c / hz * 1e6 / d; else print "n/a" }')
+		R[$pre.be_cpu_us]=$(awk -v c=$((b1 - b0)) -v hz="$CLK_TCK" -v d="$n" \
+			'BEGIN{ if (d > 0) printf "%.1f", c / hz * 1e6 / d; else print "n/a" }')
+		# stub_status counts its own connection too
+		R[$pre.opened]=$(( ${a1:-0} - ${a0:-0} - 1 ))
+		R[$pre.errs]="${R[$pre.via.non2xx]}/${R[$pre.via.errors]:-n/a}/${R[$pre.via.sockerr]}"
+	done
+	alive switchboard || NOTES+=("switchboard died during restcallee")
+}
+
+# Placement for the one-request-at-a-time runs (wrk -c1, the forwarder):
+# there, each request is a round trip between processes, and on this kind
+# of VM a wake-up on the other core costs tens of µs while one on the same
+# core costs almost nothing, so the figures moved 4x with the scheduler's
+# choice. Pinned (taskset, unless BRIDGE_PIN=0 or fewer than 2 CPUs):
+# Switchboard's loop thread (only; its history writer floats) and the
+# measuring client on CPU_GW, the back end's worker on CPU_BE, so both paths
+# cross cores once per back-end request, like a back end on another host.
+CPU_GW=0
+CPU_BE=$(( $(nproc) - 1 ))
+pin_ok() { [ "${BRIDGE_PIN:-1}" = 1 ] && [ "$CPU_BE" -gt 0 ] && command -v taskset >/dev/null; }
+pin_on() {
+	pin_ok || return 0
+	local p
+	taskset -p -c "$CPU_GW" "$SB_PID" >/dev/null
+	for p in $(pgrep -P "$BE_PID"); do taskset -p -c "$CPU_BE" "$p" >/dev/null; done
+}
+pin_off() {
+	pin_ok || return 0
+	local p
+	taskset -p -c "0-$CPU_BE" "$SB_PID" >/dev/null 2>&1
+	for p in $(pgrep -P "$BE_PID"); do taskset -p -c "0-$CPU_BE" "$p" >/dev/null 2>&1; done
+}
+on_cpu() {	# cpu command...: the command, pinned when pinning is on
+	local c=$1
+	shift
+	if pin_ok; then taskset -c "$c" "$@"; else "$@"; fi
+}
+
+fwd_field() {	# port field: bench-fwd's figure in /info (the only forwarder)
+	curl -s "http://127.0.0.1:$1/info?format=json" | grep -o "\"$2\":[0-9]*" | head -1 | cut -d: -f2
+}
+
+# The MessageForwarder: FWD_EVENTS events published on bench.fwd as fast as
+# the gateway acknowledges them (sseload burst, WRK_CONNS connections), then
+# wait until /info says the forwarder delivered them all; the receiver's log
+# gives the delivery times, ids and order.
+test_forwarder() {
+	local port lua out res ref n t0 t1 d0 f0 x0 c0 c1 got prev stall chk
+	ensure_up switchboard forwarder || return
+	backend_alive || { NOTES+=("forwarder: the back-end nginx is not running; skipped"); return; }
+	port=$(port_of switchboard)
+	pin_on
+	# Reference: the receiver alone, one request at a time (what a strictly
+	# sequential sender could reach), same body and headers, no event id.
+	lua=$TMP/forwarder.ref.lua
+	cat >"$lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Switchboard-Topic"] = "bench.fwd"
+wrk.body = '{"args":[1,1795000000000000000],"kwargs":{}}'
+LUA
+	ref=$TMP/forwarder.ref.out
+	on_cpu "$CPU_GW" wrk -t1 -c1 -d"${WRK_DURATION}s" --latency -s "$lua" "http://127.0.0.1:$BE_PORT/recv" >"$ref" 2>&1
+	log "  receiver alone, one connection:"; sed 's/^/  /' "$ref" >&2
+	wrk_figures switchboard.fwd.ref "$ref"
+	: >"$BE_LOG"
+	sleep 1
+	d0=$(fwd_field "$port" delivered); f0=$(fwd_field "$port" failed_attempts); x0=$(fwd_field "$port" dead_letters)
+	c0=$(cpu_ticks $SB_PID)
+	out=$TMP/forwarder.burst.out
+	# The publisher away from the gateway's core (it is done before most
+	# of the forwarding is).
+	on_cpu "$CPU_BE" "$LOAD" burst --target switchboard --port "$port" --topic bench.fwd \
+		--count "$FWD_EVENTS" --pubconns "$WRK_CONNS" --quiet >"$out" 2>&1
+	res=$(tool_result "$out") || { pin_off; NOTES+=("switchboard forwarder: no burst result (see log above)"); return; }
+	n=$(kv "$res" events); t0=$(kv "$res" t0); t1=$(kv "$res" t1)
+	# Until every acknowledged event is delivered, or 10 s without progress.
+	prev=-1; stall=0
+	while :; do
+		got=$(( $(fwd_field "$port" delivered) - d0 ))
+		[ "$got" -ge "$n" ] && break
+		if [ "$got" = "$prev" ]; then
+			stall=$((stall + 1))
+			[ "$stall" -ge 200 ] && { NOTES+=("forwarder: stuck at $got of $n delivered"); break; }
+		else
+			stall=0; prev=$got
+		fi
+		sleep 0.05
+	done
+	c1=$(cpu_ticks $SB_PID)
+	pin_off
+	sleep 0.3	# the receiver logs after it has answered
+	R[switchboard.fwd.events]=$n
+	R[switchboard.fwd.pub_eps]=$(kv "$res" eps)
+	R[switchboard.fwd.info_delivered]=$got
+	R[switchboard.fwd.failed]=$(( $(fwd_field "$port" failed_attempts) - f0 ))
+	R[switchboard.fwd.dead]=$(( $(fwd_field "$port" dead_letters) - x0 ))
+	# The receiver's log: one line per request: msec id status topic.
+	chk=$(awk -v t1="$t1" '
+		$2 == "-" { next }
+		{ n++; id = $2 + 0
+		  if (id in seen) dup++; else { seen[id] = 1; distinct++ }
+		  if (n > 1 && id < prev) disorder++
+		  prev = id
+		  if ($3 != 200) bad++
+		  if (n == 1) first = $1
+		  last = $1
+		  if ($1 > t1) after++ }
+		END { printf "lines=%d distinct=%d dups=%d disorder=%d bad=%d first=%s last=%s after=%d\n",
+			n, distinct, dup, disorder, bad, first ? first : 0, last ? last : 0, after }' "$BE_LOG")
+	log "  receiver log: $chk"
+	chk=" $chk"
+	local lines distinct last after
+	lines=$(kv "$chk" lines); distinct=$(kv "$chk" distinct); last=$(kv "$chk" last); after=$(kv "$chk" after)
+	R[switchboard.fwd.logged]=$lines
+	R[switchboard.fwd.counts]="$got / $lines"
+	R[switchboard.fwd.checks]="$((n - distinct))/$(kv "$chk" dups)/$(kv "$chk" disorder)"
+	R[switchboard.fwd.fails]="${R[switchboard.fwd.failed]}/${R[switchboard.fwd.dead]}/$(kv "$chk" bad)"
+	R[switchboard.fwd.eps]=$(awk -v n="$distinct" -v a="$t0" -v b="$last" \
+		'BEGIN{ if (b > a) printf "%.0f", n / (b - a); else print "n/a" }')
+	R[switchboard.fwd.drain_eps]=$(awk -v n="$after" -v a="$t1" -v b="$last" \
+		'BEGIN{ if (b > a && n > 0) printf "%.0f", n / (b - a); else print "n/a" }')
+	R[switchboard.fwd.total_s]=$(awk -v a="$t0" -v b="$last" 'BEGIN{ if (b > a) printf "%.2f", b - a; else print "n/a" }')
+	R[switchboard.fwd.pub_s]=$(kv "$res" pub_s)
+	R[switchboard.fwd.during]="$((distinct - after)) of $n"
+	R[switchboard.fwd.cpu_us]=$(awk -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v d="$n" \
+		'BEGIN{ if (d > 0) printf "%.1f", c / hz * 1e6 / d; else print "n/a" }')
+	alive switchboard || NOTES+=("switchboard died during forwarder")
+}
+
 # ---- run -----------------------------------------------------------------------
 T0=$(date +%s)
+wants_bridge() { local t; for t in $BRIDGE_TESTS; do [[ "$TESTS" == *" $t "* ]] && return 0; done; return 1; }
+# The bridge's back end first: Switchboard's config names its port.
+if wants_bridge && [[ " $TARGETS " == *" switchboard "* ]]; then
+	if start_backend; then log "back-end nginx up on 127.0.0.1:$BE_PORT (pid $BE_PID)"
+	else NOTES+=("the REST bridge's back-end nginx could not be started; bridge tests skipped"); fi
+fi
 UP=()
 for t in $TARGETS; do
 	if start_target "$t"; then UP+=("$t"); log "$t up on 127.0.0.1:$(port_of "$t") (pid $(server_pids "$t"))"
@@ -630,7 +950,12 @@ if [ "$WLOAD_OK" = 1 ]; then
 		if want httpcall; then log "== wrk POST /call to a WAMP callee: switchboard"; test_httpcall; fi
 	fi
 fi
+if has_sb && [ -n "$BE_PORT" ]; then
+	if want restcallee; then log "== REST callee: POST /call -> nginx vs nginx direct: switchboard"; test_restcallee; fi
+	if want forwarder; then log "== forwarder: burst of $FWD_EVENTS events to nginx: switchboard"; test_forwarder; fi
+fi
 for t in "${UP[@]}"; do stop_target "$t"; done
+stop_backend
 ELAPSED=$(($(date +%s) - T0))
 
 # ---- report --------------------------------------------------------------------
@@ -725,6 +1050,37 @@ if wants_wamp; then
 		row "POST /call requests / callee invocations" httpcall.reqinv "equal"
 	fi
 fi
+if want restcallee; then
+	for spec in "many $WRK_CONNS" "one 1"; do
+		set -- $spec
+		l="REST callee, wrk -c$2"
+		row "$l: calls/s via /call / back end direct" "rest.$1.rps" ""
+		row "$l: p50 / p99 via /call (ms)" "rest.$1.lat_via" ""
+		row "$l: p50 / p99 direct (ms)" "rest.$1.lat_direct" ""
+		if [ "$1" = many ]; then
+			row "$l: time per call added (us, 1e6/rps difference)" "rest.$1.added_us" ""
+		else
+			row "$l: latency added per call (us, p50 difference)" "rest.$1.added_p50_us" ""
+		fi
+		row "$l: gateway CPU per call (us)" "rest.$1.cpu_us" ""
+		row "$l: back-end nginx CPU per call (us)" "rest.$1.be_cpu_us" ""
+		row "$l: connections opened to the back end" "rest.$1.opened" "<= $2"
+		row "$l: non-2xx / error replies / socket errors" "rest.$1.errs" "0/0/0"
+	done
+fi
+if want forwarder; then
+	row "forwarder: events published (burst, $WRK_CONNS conns)" fwd.events "$FWD_EVENTS"
+	row "forwarder: burst publish rate (events/s acked)" fwd.pub_eps ""
+	row "forwarder: events/s, first publish to last delivery" fwd.eps ""
+	row "forwarder: events/s after the burst (drain)" fwd.drain_eps ""
+	row "forwarder: delivered while the burst ran" fwd.during ""
+	row "forwarder: all delivered after (s)" fwd.total_s ""
+	row "forwarder: delivered (/info) / received (log)" fwd.counts "equal"
+	row "forwarder: lost / duplicates / out of order" fwd.checks "0/0/0"
+	row "forwarder: failed attempts / dead letters / non-200" fwd.fails "0/0/0"
+	row "forwarder: gateway CPU per event (us, incl. publish)" fwd.cpu_us ""
+	row "forwarder: receiver alone, 1 conn (wrk -c1 POST) req/s" fwd.ref.rps ""
+fi
 # replay errors as one cell
 for t in switchboard nchan; do
 	R[$t.replay.errs]="$(g $t.replay.missing)/$(g $t.replay.dups)/$(g $t.replay.unexpected)/$(g $t.replay.disorder)"
@@ -754,7 +1110,8 @@ echo "## $(date -u +%Y-%m-%d) — $(hostname)"
 echo
 echo "- Machine: $MACHINE; load generator on the same cores."
 echo "- Switchboard: ${SBVER:-?} (git $SBGIT), $SB_THREADS busy loop thread(s), history sync=$SB_SYNC, eventsource queue_limit 100000, connection_memory $SB_CONN_MEM."
-echo "- nchan: worker_processes $SB_THREADS, nchan_message_buffer_length 1000, nchan_subscriber_first_message newest."
+[[ " ${UP[*]} " == *" nchan "* ]] &&
+	echo "- nchan: worker_processes $SB_THREADS, nchan_message_buffer_length 1000, nchan_subscriber_first_message newest."
 echo "- Packages: $VERSIONS."
 echo "- Limits: $LIMITS."
 if wants_sse; then
@@ -764,6 +1121,9 @@ else
 fi
 if wants_wamp; then
 	echo "- WAMP: Switchboard sessions on /ws (wamp.2.json, realm1); nchan reference: raw WebSocket subscribers (nchan_subscriber websocket, same publishing by POST). Fan-out publishers: ${WAMP_PUBS// / and } (WAMP: one session, PUBLISH acknowledge + exclude_me; the nchan column is always POST); saturation window 4, $DURATION s; fixed 10 events/s for $((DURATION * 2)) s. rpc: one callee, one caller, $DURATION s. /call: wrk -t2 -c$WRK_CONNS -d${WRK_DURATION}s against one WAMP callee. Load generator: bench/wampload.c (one thread, libwebsockets client on libuv)."
+fi
+if wants_bridge; then
+	echo "- REST bridge (Switchboard only; the nchan column is n/a): back end and receiver = nginx $(dpkg-query -W -f='${Version}' nginx 2>/dev/null) without nchan, 1 worker, \`return 200 '{\"ok\":true}'\`; libcurl $(dpkg-query -W -f='${Version}' libcurl4 2>/dev/null). REST callee: wrk -t2 -c$WRK_CONNS and -t1 -c1, -d${WRK_DURATION}s, POST /call {\"procedure\":\"bench.rest\",\"kwargs\":{\"url\":\"rest\"}} (RESTCallee, baseurl = the back end) against the same wrk GETting the back end directly. Forwarder: $FWD_EVENTS events on bench.fwd published by sseload burst on $WRK_CONNS connections, one MessageForwarder (expectedcode 200) to the receiver, which logs each request's X-Switchboard-Event-Id.$(pin_ok && echo " wrk -c1 runs and the forwarder test pinned (taskset): Switchboard's loop thread and the client on CPU $CPU_GW, the back end on CPU $CPU_BE, the burst publisher on CPU $CPU_BE.")"
 fi
 echo
 echo "| figure | switchboard | nchan | sb/nchan | target |"

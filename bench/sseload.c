@@ -14,6 +14,10 @@
  *   replay  publish P, then C clients resume B events back (Last-Event-ID)
  *           while L more are published live; each must see exactly the
  *           missed events then the live ones, in the server's order
+ *   burst   no subscriber: publish exactly P events as fast as they are
+ *           acknowledged (one POST in flight per publisher connection);
+ *           reports the wall-clock span, for measuring what happens to
+ *           the events afterwards (bench/run.sh's forwarder test)
  *
  * Targets: switchboard (POST /publish JSON, GET /sse?topic=T) and nchan
  * (POST /pub?channel=T body [n,t], GET /sub?channel=T eventsource).
@@ -52,7 +56,7 @@
 
 /* ---- options ---------------------------------------------------------------- */
 
-enum mode { M_FANOUT, M_IDLE, M_REPLAY };
+enum mode { M_FANOUT, M_IDLE, M_REPLAY, M_BURST };
 enum target { T_SWITCHBOARD, T_NCHAN };
 
 static struct {
@@ -72,7 +76,7 @@ static struct {
 	double connect_timeout;	/* seconds to establish all subscribers */
 	double drain;		/* fanout: seconds to wait for stragglers */
 	double hold;		/* idle: seconds to hold after READY (0: until signal) */
-	int count;		/* replay: P events published first */
+	int count;		/* replay: P events published first; burst: P events */
 	int back;		/* replay: resume this many events back */
 	int clients;		/* replay: C resuming clients */
 	int live;		/* replay: L events published live */
@@ -1205,6 +1209,64 @@ static int report_replay(void)
 	return ok == opt.clients ? 0 : 1;
 }
 
+/* ---- burst -------------------------------------------------------------------- */
+
+static int64_t t_burst_done;
+static double wall_first_send, wall_done;	/* CLOCK_REALTIME, seconds */
+
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Keeps every publisher connection busy until P events were sent, then
+ * waits for the last acknowledgements. */
+static int tick_burst(void)
+{
+	struct conn *c;
+	int i, busy = 0;
+
+	while (next_counter <= opt.count && (c = pub_idle())) {
+		if (next_counter == 1)
+			wall_first_send = wall_now();
+		pub_send(c, next_counter++);
+	}
+	for (i = 0; i < npubs; i++)
+		busy += pubs[i]->inflight != 0;
+	if (next_counter > opt.count && !busy) {
+		t_burst_done = t_now;
+		wall_done = wall_now();
+		set_phase(PH_END);
+		return 0;
+	}
+	return 5;
+}
+
+static int report_burst(void)
+{
+	double span = secs((t_burst_done ? t_burst_done : t_now) - t_first_send);
+
+	printf("burst target=%s events=%d publisher connections=%d\n",
+	       opt.target == T_NCHAN ? "nchan" : "switchboard", opt.count, opt.pubconns);
+	printf("  acknowledged %" PRId64 ", failed %" PRId64 ", in %.3f s = %.0f/s\n", n_acked,
+	       n_pubfail, span, span > 0 ? (double)n_acked / span : 0);
+	if (n_pubfail)
+		printf("  publish errors: last status %" PRId64 " body %s\n", pub_last_status,
+		       pub_err_body);
+	if (pub_closes)
+		printf("  publisher connections ended %" PRId64 " times (%" PRId64
+		       " with a POST in flight); last: %s\n", pub_closes, pub_closes_inflight,
+		       pub_close_why);
+	printf("RESULT mode=burst target=%s count=%d events=%" PRId64 " pubfail=%" PRId64
+	       " pub_s=%.3f eps=%.0f t0=%.6f t1=%.6f\n",
+	       opt.target == T_NCHAN ? "nchan" : "switchboard", opt.count, n_acked, n_pubfail,
+	       span, span > 0 ? (double)n_acked / span : 0, wall_first_send, wall_done);
+	return n_acked == opt.count && t_burst_done ? 0 : 1;
+}
+
 /* ---- main loop ------------------------------------------------------------------ */
 
 static void handle(struct conn *c, uint32_t ev)
@@ -1271,7 +1333,7 @@ static void on_signal(int s)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: sseload fanout|idle|replay --target switchboard|nchan --port PORT [options]\n"
+		"usage: sseload fanout|idle|replay|burst --target switchboard|nchan --port PORT [options]\n"
 		"  --host ADDR        loopback address (127.0.0.1)\n"
 		"  --topic T          topic / channel (bench)\n"
 		"  --sub-path P       subscribe path (default /sse?topic=T or /sub?channel=T)\n"
@@ -1285,6 +1347,7 @@ static void usage(void)
 		"  --connect-timeout S, --drain S, --timeout S\n"
 		"  --hold S           idle: seconds to hold after READY (0 = until SIGTERM)\n"
 		"  --count P --back B --clients C --live L --live-rate R   replay\n"
+		"  --count P          burst: events to publish (1000)\n"
 		"  --quiet\n");
 	exit(2);
 }
@@ -1301,6 +1364,8 @@ static void parse_args(int argc, char **argv)
 		opt.mode = M_IDLE;
 	else if (!strcmp(argv[1], "replay"))
 		opt.mode = M_REPLAY;
+	else if (!strcmp(argv[1], "burst"))
+		opt.mode = M_BURST;
 	else
 		usage();
 	for (i = 2; i < argc; i++) {
@@ -1363,7 +1428,8 @@ static void parse_args(int argc, char **argv)
 	}
 	if (opt.port <= 0 || opt.port > 65535 || opt.nsubs < 1 || opt.pubconns < 1 ||
 	    opt.window < 1 || opt.batch < 1 || opt.clients < 1 || opt.back < 1 ||
-	    opt.count < opt.back || opt.live < 0 || opt.duration <= 0)
+	    opt.count < 1 || (opt.mode == M_REPLAY && opt.count < opt.back) || opt.live < 0 ||
+	    opt.duration <= 0)
 		usage();
 	if (!opt.sub_path[0])
 		snprintf(opt.sub_path, sizeof(opt.sub_path),
@@ -1410,7 +1476,8 @@ int main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 		{
-			int need = (opt.mode == M_REPLAY ? opt.clients : opt.nsubs) + opt.pubconns + 16;
+			int need = (opt.mode == M_REPLAY ? opt.clients : opt.mode == M_BURST ? 0
+				    : opt.nsubs) + opt.pubconns + 16;
 
 			if (rl.rlim_cur < (rlim_t)need)
 				die("RLIMIT_NOFILE is %llu, need %d (raise the hard limit: ulimit -Hn)",
@@ -1441,6 +1508,10 @@ int main(int argc, char **argv)
 		if (sub_open(helper) < 0)
 			die("cannot connect to %s:%d", opt.host, opt.port);
 		set_phase(PH_HELPER);
+	} else if (opt.mode == M_BURST) {
+		if (pub_connect_all() < 0)
+			die("cannot connect to %s:%d", opt.host, opt.port);
+		set_phase(PH_RUN);
 	} else {
 		subs_alloc(opt.nsubs, K_SUB);
 		build_sub_req(NULL);
@@ -1460,7 +1531,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "sseload: overall timeout (%.0f s)\n", opt.timeout);
 			break;
 		}
-		timeout_ms = opt.mode == M_REPLAY ? tick_replay() : tick_fanout();
+		timeout_ms = opt.mode == M_REPLAY ? tick_replay()
+			   : opt.mode == M_BURST ? tick_burst() : tick_fanout();
 		if (phase == PH_END)
 			break;
 		n = epoll_wait(epfd, evs, nev, timeout_ms);
@@ -1478,6 +1550,8 @@ int main(int argc, char **argv)
 		rc = report_fanout();
 	else if (opt.mode == M_IDLE)
 		rc = report_idle();
+	else if (opt.mode == M_BURST)
+		rc = report_burst();
 	else
 		rc = report_replay();
 	fflush(stdout);

@@ -86,6 +86,8 @@ static void state_free(struct auth_state *a)
 	json_decref(a->authextra);
 	json_decref(a->welcome_extra);
 	free(a->challenge);
+	if (a->secret)
+		OPENSSL_cleanse(a->secret, strlen(a->secret));
 	free(a->secret);
 	free(a->salt);
 	free(a);

@@ -563,10 +563,11 @@ static int path_string(struct ctx *c, json_t *v, void *obj, const struct field *
 		   : !strcmp(f->key, "github_secret") ? &p->github_secret
 		   : !strcmp(f->key, "success_response") ? &p->success_response
 		   : &p->error_response;
+	bool is_reply = dst == &p->success_response || dst == &p->error_response;
+	if (!is_reply)
+		return keys_take_secret(c, v, dst);   /* key, secret, github_secret */
 	free(*dst);
-	*dst = xstrdup(json_string_value(v));   /* "" allowed for replies */
-	if (!**dst && dst != &p->success_response && dst != &p->error_response)
-		return keys_reject(c, "must not be empty");
+	*dst = xstrdup(json_string_value(v));     /* "" is a fine reply */
 	return 0;
 }
 
@@ -1242,23 +1243,13 @@ fail:
 int config_load_file(struct sb_config *cfg, const char *path, char *err, size_t errlen)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	FILE *fp = fopen(path, "rb");
-	if (!fp) {
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return -1;
-	}
 	struct buf b = {0};
-	char chunk[8192];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-		buf_append(&b, chunk, n);
-	if (ferror(fp)) {
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-		fclose(fp);
+	if (buf_read_file(&b, path) < 0) {
+		snprintf(err, errlen, "%s: cannot %s: %s", path, b.len ? "read" : "open",
+			 strerror(errno));
 		buf_free(&b);
 		return -1;
 	}
-	fclose(fp);
 	buf_append(&b, "", 1);     /* NUL-terminate */
 	if (memchr(b.data, '\0', b.len - 1)) {
 		snprintf(err, errlen, "%s: invalid JSON: the file contains a NUL byte", path);

@@ -21,32 +21,11 @@ static int take(struct ctx *c, json_t *v, char **dst)
 	return keys_take_string(c, v, dst);
 }
 
-/* Crossbar expands ${VAR} in a ticket and a wampcra secret only. */
-static int take_secret(struct ctx *c, json_t *v, char **dst)
-{
-	const char *s = json_string_value(v);
-	size_t len = strlen(s);
-	if (len > 3 && s[0] == '$' && s[1] == '{' && s[len - 1] == '}') {
-		char *name = xstrndup(s + 2, len - 3);
-		const char *value = getenv(name);
-		int rc = 0;
-		if (!value || !*value)
-			rc = keys_reject(c, "environment variable %s is not set", name);
-		else {
-			free(*dst);
-			*dst = xstrdup(value);
-		}
-		free(name);
-		return rc;
-	}
-	return take(c, v, dst);
-}
-
 /* ---- principals ------------------------------------------------------------ */
 
 static int principal_secret(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
-	return take_secret(c, v, &((struct sb_principal *)obj)->secret);
+	return keys_take_secret(c, v, &((struct sb_principal *)obj)->secret);
 }
 
 static int principal_role(struct ctx *c, json_t *v, void *obj, const struct field *f)
@@ -182,26 +161,19 @@ static int method_string(struct ctx *c, json_t *v, void *obj, const struct field
 		   : !strcmp(f->key, "topics_claim") ? &m->topics_claim
 		   : !strcmp(f->key, "secret") ? &m->jwt_secret
 		   : &m->role;                /* role, default-role */
-	return take(c, v, dst);
+	return dst == &m->jwt_secret ? keys_take_secret(c, v, dst) : take(c, v, dst);
 }
 
 static int jwt_public_key(struct ctx *c, json_t *v, void *obj, const struct field *f)
 {
 	char *path = keys_resolve(c, json_string_value(v));
-	FILE *fp = fopen(path, "rb");
 	struct buf pem = {0};
-	char chunk[4096];
-	size_t n;
-	while (fp && (n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-		buf_append(&pem, chunk, n);
-	if (fp)
-		fclose(fp);
-	int rc = 0;
-	if (!fp || !pem.len || !strstr(pem.data ? pem.data : "", "-----BEGIN PUBLIC KEY-----"))
+	int rc = buf_read_file(&pem, path);
+	buf_append(&pem, "", 1);
+	if (rc < 0 || !strstr(pem.data, "-----BEGIN PUBLIC KEY-----"))
 		rc = keys_reject(c, "%s: cannot read a PEM public key (\"-----BEGIN PUBLIC KEY-----\")",
 				 path);
 	else {
-		buf_append(&pem, "", 1);
 		free(((struct sb_auth_method_cfg *)obj)->jwt_public_key);
 		((struct sb_auth_method_cfg *)obj)->jwt_public_key = xstrdup(pem.data);
 	}

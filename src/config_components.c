@@ -259,17 +259,16 @@ static char *derived_name(const struct sb_component *comp)
 {
 	if (comp->type == SB_COMPONENT_REST_CALLEE)
 		return xasprintf("restcallee-%s", comp->procedure);
-	uint64_t h = 1469598103934665603ULL;      /* FNV-1a */
-	const char *parts[] = {comp->realm, comp->method};
-	for (size_t i = 0; i < 2 + 3 * comp->n_subscriptions; i++) {
-		const struct sb_forward *fw = &comp->subscriptions[i < 2 ? 0 : (i - 2) / 3];
-		const char *s = i < 2 ? parts[i]
-			      : (i - 2) % 3 == 0 ? fw->topic
-			      : (i - 2) % 3 == 1 ? uri_match_name(fw->match) : fw->url;
-		for (; *s; s++)
-			h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-		h = (h ^ 0xff) * 1099511628211ULL;   /* separator */
+	struct buf text = {0};             /* NUL separates the parts */
+	buf_append(&text, comp->realm, strlen(comp->realm) + 1);
+	buf_append(&text, comp->method, strlen(comp->method) + 1);
+	for (size_t i = 0; i < comp->n_subscriptions; i++) {
+		const struct sb_forward *fw = &comp->subscriptions[i];
+		buf_appendf(&text, "%s%c%s%c%s%c", fw->topic, 0, uri_match_name(fw->match), 0,
+			    fw->url, 0);
 	}
+	uint64_t h = hash_bytes(text.data, text.len);
+	buf_free(&text);
 	return xasprintf("forwarder-%016llx", (unsigned long long)h);
 }
 

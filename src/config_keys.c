@@ -326,3 +326,25 @@ int keys_match(struct ctx *c, json_t *v, enum uri_match *out)
 	*out = (enum uri_match)m;
 	return 0;
 }
+
+/* Crossbar expands ${VAR} in a ticket and a wampcra secret; we do it for
+ * every secret (JWT, signing, webhook), so none has to sit in the file. */
+int keys_take_secret(struct ctx *c, json_t *v, char **dst)
+{
+	const char *s = json_string_value(v);
+	size_t len = strlen(s);
+	if (len > 3 && s[0] == '$' && s[1] == '{' && s[len - 1] == '}') {
+		char *name = xstrndup(s + 2, len - 3);
+		const char *value = getenv(name);
+		int rc = 0;
+		if (!value || !*value) {
+			rc = keys_reject(c, "environment variable %s is not set", name);
+		} else {
+			free(*dst);
+			*dst = xstrdup(value);
+		}
+		free(name);
+		return rc;
+	}
+	return keys_take_string(c, v, dst);
+}

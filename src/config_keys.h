@@ -104,6 +104,7 @@ int keys_store(struct ctx *c, json_t *v, void *obj, const struct field *f);
 
 /* Helpers for handlers; each returns 0 or -1 after keys_reject(). */
 int keys_take_string(struct ctx *c, json_t *v, char **dst);   /* copy; "" refused */
+int keys_take_secret(struct ctx *c, json_t *v, char **dst);   /* the same, ${VAR} expanded */
 int keys_get_type(struct ctx *c, json_t *o, const char **type);
 int keys_expect_object(struct ctx *c, json_t *v);
 int keys_string_array(struct ctx *c, json_t *v, const char *const *allowed);

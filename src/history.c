@@ -59,6 +59,7 @@ struct history {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct jobs pending;           /* loop -> writer, under lock */
+	struct map pending_cursors;    /* forwarder -> its note in pending, under lock */
 	struct jobs completed;         /* writer -> loop, under lock */
 	bool stopping;                 /* under lock */
 	uv_async_t async;
@@ -115,17 +116,11 @@ static int migrate(sqlite3 *db, const char *schema_dir, char *err, size_t errlen
 		if (rc || file_version <= version)
 			continue;
 		char *path = xasprintf("%s/%s", schema_dir, names[i]);
-		FILE *f = fopen(path, "r");
 		struct buf sql = {0};
-		char chunk[4096];
-		size_t got;
-		while (f && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
-			buf_append(&sql, chunk, got);
-		if (f)
-			fclose(f);
+		bool is_read = buf_read_file(&sql, path) == 0;
 		buf_appendf(&sql, "\n;PRAGMA user_version = %d;", file_version);
 		char *msg = NULL;
-		if (!f || sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+		if (!is_read || sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
 		    sqlite3_exec(db, sql.data, NULL, NULL, &msg) != SQLITE_OK ||
 		    sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
 			snprintf(err, errlen, "history: migration %s failed: %s", path,
@@ -475,6 +470,7 @@ static void *writer_main(void *arg)
 		struct jobs swap = h->pending;
 		h->pending = batch;
 		batch = swap;
+		map_clear(&h->pending_cursors);   /* its notes are the batch's now */
 		pthread_mutex_unlock(&h->lock);
 
 		if (batch.len) {
@@ -627,6 +623,7 @@ void history_close(struct history *h)
 	pthread_mutex_destroy(&h->lock);
 	pthread_cond_destroy(&h->wake);
 	free(h->pending.v);
+	map_clear(&h->pending_cursors);
 	free(h->completed.v);
 	uv_close((uv_handle_t *)&h->async, free_handle);  /* frees h */
 }
@@ -650,12 +647,25 @@ void history_append(struct history *h, struct event *ev, history_done_fn done, v
 	queue_job(h, (struct job){.ev = event_ref(ev), .done = done, .ctx = ctx});
 }
 
+/* Only a forwarder's latest cursor matters: one not yet taken by the
+ * writer is updated in place, so a busy forwarder costs one row write per
+ * commit, not one per event. */
 void history_save_cursor(struct history *h, const char *name, uint64_t seq)
 {
-	struct note *note = xcalloc(1, sizeof *note);
-	note->forwarder = xstrdup(name);
-	note->seq = seq;
-	queue_job(h, (struct job){.note = note});
+	pthread_mutex_lock(&h->lock);
+	struct note *note = map_get(&h->pending_cursors, name, strlen(name));
+	if (note) {
+		note->seq = seq;
+	} else {
+		note = xcalloc(1, sizeof *note);
+		note->forwarder = xstrdup(name);
+		note->seq = seq;
+		map_put(&h->pending_cursors, name, strlen(name), note);
+		jobs_push(&h->pending, (struct job){.note = note});
+		if (h->pending.len == 1)
+			pthread_cond_signal(&h->wake);
+	}
+	pthread_mutex_unlock(&h->lock);
 }
 
 void history_save_dead_letter(struct history *h, const struct dead_letter *dl)

@@ -4,9 +4,12 @@
  * socket (socket callback -> one uv_poll per socket, attached to curl's
  * socket with curl_multi_assign) or to be woken later (timer callback ->
  * one uv_timer); when either fires we call curl_multi_socket_action() and
- * then collect finished transfers.  Curl tells us CURL_POLL_REMOVE before
- * it closes a socket, so our poll is stopped before the fd number can be
- * reused by anyone else (HACKING.md: one uv_poll per fd).
+ * then collect finished transfers.  A socket's uv_poll lives as long as
+ * the socket: CURL_POLL_REMOVE (the connection went idle in curl's cache)
+ * only stops it, and curl's close-socket callback closes it just before
+ * the fd is closed, so the fd number cannot be reused while we still
+ * watch it (HACKING.md: one uv_poll per fd).  Kept connections and reused
+ * easy handles make a call to a back end cost no connect and no setup.
  */
 #include "httpclient.h"
 
@@ -14,12 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "map.h"
 
 /* Bounds that keep one misbehaving back end from taking the gateway down. */
 #define MAX_RESPONSE_BYTES (16 * 1024 * 1024)
 #define MAX_CONNECTIONS_PER_HOST 256
+#define MAX_KEPT_CONNECTIONS 1024      /* curl's default shrinks with traffic */
+#define MAX_SPARE_HANDLES 64
 #define MAX_REDIRECTS 10
 
 struct httpclient {
@@ -27,14 +34,15 @@ struct httpclient {
 	CURLM *multi;
 	uv_timer_t timer;
 	struct httpclient_exchange *exchanges;   /* in flight, doubly linked */
-	struct watch *watches;                    /* one per socket curl uses */
+	struct map watches;                       /* fd -> struct watch */
+	CURL *spare[MAX_SPARE_HANDLES];           /* idle easy handles, reset */
+	size_t n_spare;
 };
 
-struct watch {                   /* a socket curl asked us to watch */
+struct watch {                   /* a socket curl uses, while it is open */
 	uv_poll_t poll;
 	curl_socket_t fd;
 	struct httpclient *hc;
-	struct watch *prev, *next;
 };
 
 struct httpclient_exchange {
@@ -83,7 +91,12 @@ static void exchange_free(struct httpclient_exchange *x)
 	if (x->next)
 		x->next->prev = x->prev;
 	curl_multi_remove_handle(hc->multi, x->easy);
-	curl_easy_cleanup(x->easy);
+	if (hc->n_spare < MAX_SPARE_HANDLES) {
+		curl_easy_reset(x->easy);      /* keeps its DNS and connection caches */
+		hc->spare[hc->n_spare++] = x->easy;
+	} else {
+		curl_easy_cleanup(x->easy);
+	}
 	curl_slist_free_all(x->headers);
 	free(x->body);
 	buf_free(&x->response);
@@ -151,26 +164,28 @@ static void watch_closed(uv_handle_t *handle)
 
 static void unwatch(struct watch *w)
 {
-	struct httpclient *hc = w->hc;
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		hc->watches = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
+	map_remove(&w->hc->watches, (const char *)&w->fd, sizeof w->fd);
 	uv_poll_stop(&w->poll);
 	uv_close((uv_handle_t *)&w->poll, watch_closed);
+}
+
+/* curl closes a socket: our poll goes first. */
+static int on_close_socket(void *userp, curl_socket_t fd)
+{
+	struct httpclient *hc = userp;
+	struct watch *w = map_get(&hc->watches, (const char *)&fd, sizeof fd);
+	if (w)
+		unwatch(w);
+	return close(fd);
 }
 
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
 	struct httpclient *hc = userp;
-	struct watch *w = socketp;
+	struct watch *w = map_get(&hc->watches, (const char *)&fd, sizeof fd);
 	if (what == CURL_POLL_REMOVE) {
-		if (w) {
-			curl_multi_assign(hc->multi, fd, NULL);
-			unwatch(w);
-		}
+		if (w)
+			uv_poll_stop(&w->poll);   /* idle in curl's cache: keep the handle */
 		return 0;
 	}
 	if (!w) {
@@ -179,11 +194,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 		w->hc = hc;
 		w->poll.data = w;
 		uv_poll_init_socket(hc->loop, &w->poll, fd);
-		w->next = hc->watches;
-		if (hc->watches)
-			hc->watches->prev = w;
-		hc->watches = w;
-		curl_multi_assign(hc->multi, fd, w);
+		map_put(&hc->watches, (const char *)&w->fd, sizeof w->fd, w);
 	}
 	int events = (what & CURL_POLL_IN ? UV_READABLE : 0) | (what & CURL_POLL_OUT ? UV_WRITABLE : 0);
 	uv_poll_start(&w->poll, events, on_poll);
@@ -300,7 +311,7 @@ struct httpclient_exchange *httpclient_send(struct httpclient *hc,
 					    httpclient_done_fn done, void *ctx)
 {
 	struct httpclient_exchange *x = xcalloc(1, sizeof *x);
-	CURL *e = curl_easy_init();
+	CURL *e = hc->n_spare ? hc->spare[--hc->n_spare] : curl_easy_init();
 	x->hc = hc;
 	x->easy = e;
 	x->done = done;
@@ -323,6 +334,8 @@ struct httpclient_exchange *httpclient_send(struct httpclient *hc,
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->error);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, hc);
 	set_method(e, req, x);
 
 	x->next = hc->exchanges;
@@ -352,7 +365,15 @@ struct httpclient *httpclient_new(uv_loop_t *loop)
 	curl_multi_setopt(hc->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
 	curl_multi_setopt(hc->multi, CURLMOPT_TIMERDATA, hc);
 	curl_multi_setopt(hc->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)MAX_CONNECTIONS_PER_HOST);
+	curl_multi_setopt(hc->multi, CURLMOPT_MAXCONNECTS, (long)MAX_KEPT_CONNECTIONS);
 	return hc;
+}
+
+static void unwatch_each(const char *key, void *value, void *ctx)
+{
+	struct watch *w = value;       /* the map is cleared after the walk */
+	uv_poll_stop(&w->poll);
+	uv_close((uv_handle_t *)&w->poll, watch_closed);
 }
 
 static void client_closed(uv_handle_t *handle)
@@ -366,9 +387,11 @@ void httpclient_free(struct httpclient *hc)
 		return;
 	while (hc->exchanges)
 		exchange_free(hc->exchanges);
-	curl_multi_cleanup(hc->multi);     /* closes cached connections: REMOVE */
-	while (hc->watches)
-		unwatch(hc->watches);
+	while (hc->n_spare)
+		curl_easy_cleanup(hc->spare[--hc->n_spare]);
+	curl_multi_cleanup(hc->multi);     /* closes the kept connections */
+	map_each(&hc->watches, unwatch_each, NULL);
+	map_clear(&hc->watches);
 	uv_timer_stop(&hc->timer);
 	uv_close((uv_handle_t *)&hc->timer, client_closed);
 }

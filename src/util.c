@@ -1,6 +1,7 @@
 /* util.c - allocation wrappers, clocks, byte buffers, hashing. */
 #include "util.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,4 +170,20 @@ void format_peer(const struct sockaddr *addr, char *out, size_t size)
 	} else {
 		snprintf(out, size, "?");
 	}
+}
+
+int buf_read_file(struct buf *b, const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return -1;
+	char chunk[8192];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+		buf_append(b, chunk, n);
+	int failed = ferror(fp);
+	int saved = errno;
+	fclose(fp);
+	errno = saved;
+	return failed ? -1 : 0;
 }

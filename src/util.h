@@ -28,6 +28,8 @@ struct buf {
 void buf_append(struct buf *b, const void *p, size_t n);
 void buf_appendf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_free(struct buf *b);
+/* Appends the whole file at path to b.  0, or -1 with errno set. */
+int buf_read_file(struct buf *b, const char *path);
 
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 if the bytes there
  * are not one (truncated, overlong, surrogate, above U+10FFFF). */

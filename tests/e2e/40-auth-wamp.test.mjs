@@ -836,17 +836,24 @@ test('failure slow-down: ABORTs come later with each consecutive failure; others
 
 // ---- other clients ---------------------------------------------------------------
 
-test('Autobahn|Python: ticket right and wrong, wampcra plain and salted', async () => {
+test('Autobahn|Python: ticket right and wrong, wampcra plain and salted, cryptosign', async () => {
 	// Test agent.py with AUTH: joe/ticket -> frontend/ticket/static; a wrong
 	// ticket -> left with wamp.error.not_authorized; wampcra joe/secret2; and
 	// peter with "secret1" via autobahn.wamp.auth.derive_key (the CHALLENGE
-	// carries salt123/100/16).
-	const [t, bad, cra, salted] = await Promise.all([
+	// carries salt123/100/16); alice with Autobahn's own cryptosign
+	// (CryptosignKey over PyNaCl) signing the challenge.
+	const [t, bad, cra, salted, signed] = await Promise.all([
 		connectPython(gw, { path: '/auth', auth: { authmethods: ['ticket'], authid: 'joe', ticket: 'secret!' } }),
 		connectPython(gw, { path: '/auth', auth: { authmethods: ['ticket'], authid: 'joe', ticket: 'nope' } }).then(
 			() => assert.fail('a wrong ticket joined'), (e) => e),
 		connectPython(gw, { path: '/auth', auth: { authmethods: ['wampcra'], authid: 'joe', secret: 'secret2' } }),
 		connectPython(gw, { path: '/auth', auth: { authmethods: ['wampcra'], authid: 'peter', secret: 'secret1' } }),
+		connectPython(gw, {
+			path: '/auth', auth: {
+				authmethods: ['cryptosign'], authid: 'alice', authextra: { pubkey: ALICE.pub },
+				seed: ALICE.seed.toString('hex'),
+			},
+		}),
 	]);
 	try {
 		assertWelcome(t.welcome, { authid: 'joe', authrole: 'frontend', authmethod: 'ticket', authprovider: 'static' }, 'python ticket');
@@ -856,13 +863,14 @@ test('Autobahn|Python: ticket right and wrong, wampcra plain and salted', async 
 		assert.equal(bad.line.reason, 'wamp.error.not_authorized');
 		assertWelcome(cra.welcome, { authid: 'joe', authrole: 'frontend', authmethod: 'wampcra', authprovider: 'static' }, 'python wampcra');
 		assertWelcome(salted.welcome, { authid: 'peter', authrole: 'frontend', authmethod: 'wampcra', authprovider: 'static' }, 'python salted');
+		assertWelcome(signed.welcome, { authid: 'alice', authrole: 'frontend', authmethod: 'cryptosign', authprovider: 'static' }, 'python cryptosign');
 		const ex = salted.challenges[0].extra;
 		assert.deepEqual([ex.salt, ex.iterations, ex.keylen], ['salt123', 100, 16]);
 		// the authenticated Python session works
 		const r = await t.request({ op: 'publish', topic: 'com.example.py.auth', args: [1], options: { acknowledge: true } });
 		assert.equal(r.ok, true, JSON.stringify(r));
 	} finally {
-		await Promise.all([t.end(), cra.end(), salted.end()]);
+		await Promise.all([t.end(), cra.end(), salted.end(), signed.end()]);
 	}
 });
 

@@ -13,9 +13,16 @@ import {
 	startGateway, stopClean, makeConfig, runCli, openSse, openSseLive, publish, postJson, tempDir,
 	freePort, waitFor, within, request, SRCDIR, BIN, HOST,
 } from './lib/gateway.mjs';
-import { connectAutobahn, settle } from './lib/wamp.mjs';
+import { connectAutobahn, settle, autobahn } from './lib/wamp.mjs';
+import { jwt, now } from './lib/auth.mjs';
 
 const EX = path.join(SRCDIR, 'examples');
+// The secrets examples/auth.json reads from the environment.
+const AUTH_ENV = {
+	SWITCHBOARD_BACKEND_TICKET: 'backend-ticket-for-the-test',
+	SWITCHBOARD_JWT_SECRET: 'jwt-secret-for-the-test',
+	SWITCHBOARD_SIGNING_SECRET: 'signing-secret-for-the-test',
+};
 const gws = [];
 after(async () => { await stopClean(...gws); });
 
@@ -35,9 +42,9 @@ function relocated(name, replacements) {
 test('the example configs pass switchboard check', async () => {
 	// Test every examples/*.json except the REST bridge (its own test below).
 	const files = fs.readdirSync(EX).filter((f) => f.endsWith('.json') && f !== 'rest-bridge.json');
-	assert.deepEqual(files.sort(), ['default.json', 'production.json']);
+	assert.deepEqual(files.sort(), ['auth.json', 'default.json', 'production.json']);
 	for (const f of files) {
-		const r = runCli(['check', '--config', path.join(EX, f)]);
+		const r = runCli(['check', '--config', path.join(EX, f)], { env: AUTH_ENV });
 		assert.equal(r.code, 0, `${f}: ${r.stderr}`);
 		assert.match(r.stdout, new RegExp(`${f}: ok`));
 	}
@@ -85,6 +92,54 @@ test('examples/production.json: browsers may only subscribe to com.example.*, th
 	}
 	s.close();
 	await wamp.end();
+});
+
+test('examples/auth.json: the back end logs in by ticket and authenticates users; private SSE by JWT', async () => {
+	// Test the roles and methods the file sets up: backend (ticket from the
+	// environment) registers the wampcra authenticator; a user logs in with
+	// wampcra as frontend and may only subscribe; SSE wants a JWT cookie; the
+	// file without its environment variables fails check naming the key.
+	const bare = runCli(['check', '--config', path.join(EX, 'auth.json')], {
+		env: { SWITCHBOARD_BACKEND_TICKET: '', SWITCHBOARD_JWT_SECRET: '', SWITCHBOARD_SIGNING_SECRET: '' },
+	});
+	assert.notEqual(bare.code, 0);
+	assert.match(bare.stderr, /principals\.backend\.ticket: environment variable SWITCHBOARD_BACKEND_TICKET is not set/);
+	const gw = await gateway({ config: relocated('auth.json', []), env: AUTH_ENV });
+	const backend = await connectAutobahn(gw, {
+		authmethods: ['ticket'], authid: 'backend', onchallenge: () => AUTH_ENV.SWITCHBOARD_BACKEND_TICKET,
+	});
+	assert.equal(backend.welcome.authrole, 'backend');
+	await backend.register('com.example.authenticate', (args) => {
+		const [, authid] = args;
+		if (authid === 'alice') return { secret: 'alice-password', role: 'frontend' };
+		throw new autobahn.Error('wamp.error.not_authorized', ['no such user']);
+	});
+	const alice = await connectAutobahn(gw, {
+		authmethods: ['wampcra'], authid: 'alice',
+		onchallenge: (session, method, extra) => autobahn.auth_cra.sign('alice-password', extra.challenge),
+	});
+	assert.deepEqual([alice.welcome.authid, alice.welcome.authrole, alice.welcome.authprovider],
+		['alice', 'frontend', 'dynamic']);
+	const got = [];
+	await alice.subscribe('com.example.news', (a) => got.push(a[0]));
+	const pub = await settle(alice.publish('com.example.news', ['x'], {}, { acknowledge: true }));
+	assert.equal(pub.error, 'wamp.error.not_authorized');
+	const nobody = await settle(connectAutobahn(gw, {
+		authmethods: ['wampcra'], authid: 'mallory', onchallenge: () => 'guess',
+	}));
+	assert.ok(nobody.error, 'an unknown user is refused');
+
+	const anonymous = openSse(gw, { topic: 'com.example.news' });
+	assert.equal((await anonymous.ready).status, 401);
+	const token = jwt({ sub: 'alice', iss: 'www.example.com', exp: now() + 60 }, { key: AUTH_ENV.SWITCHBOARD_JWT_SECRET });
+	const sse = await openSseLive(gw, { topic: 'com.example.news' }, { headers: { Cookie: `sb_token=${token}` } });
+	await backend.publish('com.example.news', ['hello'], {}, { acknowledge: true });
+	const [ev] = await sse.waitEvents(1);
+	assert.deepEqual(ev.json.args, ['hello']);
+	await waitFor(() => got.length === 1, 5000, 'alice\'s WAMP subscription');
+	sse.close();
+	await alice.end();
+	await backend.end();
 });
 
 test('examples/rest-bridge.json: webapp.api and the forwarder reach a local back end', async () => {

@@ -3,6 +3,7 @@
 session driven by the end-to-end tests over JSON lines.
 
 AUTH (optional) is a JSON object: {"authmethods": [..], "authid", "authextra",
+"seed" (cryptosign: the Ed25519 private key seed in hex),
 "ticket": for ticket, "secret": for wampcra (salted when the CHALLENGE carries a
 salt: the key is derived with autobahn.wamp.auth.derive_key)}.  Without it the
 session joins as before (anonymous, HELLO without authmethods).
@@ -49,7 +50,7 @@ import txaio
 txaio.use_asyncio()
 
 from autobahn.asyncio.wamp import ApplicationRunner, ApplicationSession  # noqa: E402
-from autobahn.wamp import auth, message, types  # noqa: E402
+from autobahn.wamp import auth, cryptosign, message, types  # noqa: E402
 from autobahn.wamp.exception import ApplicationError  # noqa: E402
 from autobahn.wamp.serializer import JsonSerializer, MsgPackSerializer  # noqa: E402
 
@@ -127,6 +128,11 @@ class Agent(ApplicationSession):
                 key = auth.derive_key(a["secret"], extra["salt"], extra.get("iterations", 1000),
                                       extra.get("keylen", 32))
             return auth.compute_wcs(key, extra["challenge"]).decode("ascii")
+        if challenge.method == "cryptosign":
+            # Autobahn's own Ed25519 (PyNaCl): the signature over the challenge
+            # bytes, followed by them, in hex.
+            key = cryptosign.CryptosignKey.from_bytes(bytes.fromhex(a["seed"]))
+            return key.sign_challenge(challenge)
         raise Exception("agent.py: no credentials for authmethod " + challenge.method)
 
     async def onJoin(self, details):
