@@ -729,6 +729,9 @@ struct lwshttp_server *lwshttp_server_new(struct gateway *gw, const struct http_
 		free(s);
 		return NULL;
 	}
+	snprintf(s->name, sizeof s->name, "%s:%d",     /* the port chosen for port 0 */
+		 t->endpoint.interface ? t->endpoint.interface : "0.0.0.0",
+		 lws_get_vhost_listen_port(s->vhost));
 	struct lwshttp_server **slot = lws_protocol_vh_priv_zalloc(
 		s->vhost, lws_vhost_name_to_protocol(s->vhost, "http"), sizeof *slot);
 	*slot = s;
