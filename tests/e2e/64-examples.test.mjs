@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import {
 	startGateway, stopClean, makeConfig, runCli, openSse, openSseLive, publish, postJson, tempDir,
@@ -40,8 +41,8 @@ function relocated(name, replacements) {
 }
 
 test('the example configs pass switchboard check', async () => {
-	// Test every examples/*.json except the REST bridge (its own test below).
-	const files = fs.readdirSync(EX).filter((f) => f.endsWith('.json') && f !== 'rest-bridge.json');
+	// Test every examples/*.json except the REST bridge and TLS (their own tests below).
+	const files = fs.readdirSync(EX).filter((f) => f.endsWith('.json') && !['rest-bridge.json', 'tls.json'].includes(f));
 	assert.deepEqual(files.sort(), ['auth.json', 'default.json', 'production.json']);
 	for (const f of files) {
 		const r = runCli(['check', '--config', path.join(EX, f)], { env: AUTH_ENV });
@@ -140,6 +141,48 @@ test('examples/auth.json: the back end logs in by ticket and authenticates users
 	sse.close();
 	await alice.end();
 	await backend.end();
+});
+
+test('examples/tls.json: with a key and certificate beside it, pages and streams over https, /publish on loopback', async () => {
+	// Test the file as a user would use it: a self-signed key and certificate
+	// made with openssl next to the config (check without them names the
+	// missing file); the TLS port answers /info over https with HSTS and
+	// streams an event published on the plain loopback port.
+	const missing = runCli(['check', '--config', path.join(EX, 'tls.json')]);
+	assert.notEqual(missing.code, 0);
+	assert.match(missing.stderr, /endpoint\.tls\.(key|certificate): cannot read/);
+	const dir = tempDir('sb-e2e-tls-example-');
+	const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+		'-nodes', '-keyout', 'server.key', '-out', 'server.crt', '-days', '2', '-subj', '/CN=localhost',
+		'-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { cwd: dir, encoding: 'utf8' });
+	assert.equal(made.status, 0, made.stderr);
+	const tlsPort = await freePort(), plainPort = await freePort();
+	const text = relocated('tls.json', [['"port": 8443', `"port": ${tlsPort}`], ['"port": 8080', `"port": ${plainPort}`]]);
+	fs.writeFileSync(path.join(dir, 'config.json'), text);
+	const ok = runCli(['check', '--config', path.join(dir, 'config.json')]);
+	assert.equal(ok.code, 0, ok.stderr);
+	const gw = await gateway({ dir, config: text, listen: false, port: plainPort });
+	const ca = fs.readFileSync(path.join(dir, 'server.crt'));
+	const get = (pth) => new Promise((resolve, reject) => {
+		const req = https.get({ host: 'localhost', port: tlsPort, path: pth, ca, headers: { Accept: 'application/json' } }, (res) => {
+			let body = '';
+			res.setEncoding('utf8');
+			res.on('data', (d) => {
+				body += d;
+				if (pth.startsWith('/sse') && body.includes('data: ')) { req.destroy(); resolve({ res, body }); }
+			});
+			res.on('end', () => resolve({ res, body }));
+		});
+		req.on('error', reject);
+	});
+	const info = await within(get('/info'), 5000, 'GET /info over https');
+	assert.equal(info.res.statusCode, 200);
+	assert.equal(JSON.parse(info.body).version.length > 0, true);
+	assert.match(info.res.headers['strict-transport-security'] || '', /max-age=\d+/);
+	const r = await postJson(gw, '/publish', { topic: 'com.example.news', args: ['over tls'] });
+	assert.equal(r.status, 200, r.text);
+	const sse = await within(get('/sse?topic=com.example.news&lastEventId=0'), 5000, 'the stream over https');
+	assert.match(sse.body, /data: \{"topic":"com\.example\.news","args":\["over tls"\]\}/);
 });
 
 test('examples/rest-bridge.json: webapp.api and the forwarder reach a local back end', async () => {
