@@ -164,6 +164,14 @@ struct authorizer_ask *authorizer_ask(struct gateway *gw, const char *realm,
 	return send_ask(ask) ? ask : NULL;
 }
 
+json_t *authorizer_http_details(const char *peer, const char *authid, const char *authrole,
+				const char *authmethod)
+{
+	return json_pack("{s:s?, s:s, s:s, s:s, s:{s:s, s:s}}", "authid", authid, "authrole",
+			 authrole, "authmethod", authmethod, "authprovider", "static", "transport",
+			 "type", "http", "peer", peer);
+}
+
 void authorizer_forget(struct authorizer_ask *ask)
 {
 	caller_forget(ask->caller, ask->call);

@@ -39,6 +39,12 @@ struct authorizer_ask *authorizer_ask(struct gateway *gw, const char *realm,
 				      enum acl_action action, const char *uri, json_t *details,
 				      authorizer_done_fn done, void *ctx);
 
+/* The session details an authorizer gets for an HTTP client (a /publish
+ * or an event stream): authid (may be NULL), authrole, authmethod and the
+ * transport with the client's address.  New reference. */
+json_t *authorizer_http_details(const char *peer, const char *authid, const char *authrole,
+				const char *authmethod);
+
 /* The one asking has gone: done never runs. */
 void authorizer_forget(struct authorizer_ask *ask);
 

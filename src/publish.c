@@ -275,9 +275,7 @@ static enum http_result ask_publish(struct http_request *req, const struct sb_ro
 	struct publish_ask *p = xcalloc(1, sizeof *p);
 	p->req = req;
 	p->body = json_incref(body);
-	json_t *details = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "authrole", role->name,
-				    "authmethod", "anonymous", "authprovider", "static", "transport",
-				    "type", "http", "peer", req->peer);
+	json_t *details = authorizer_http_details(req->peer, NULL, role->name, "anonymous");
 	p->asking = authorizer_ask(req->gw, path->realm, role->authorizer, role->name, ACL_PUBLISH,
 				   topic, details, publish_verdict, p);
 	if (p->is_decided) {

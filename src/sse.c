@@ -445,10 +445,8 @@ static void on_topic_verdict(void *ctx, struct verdict v);
 static void ask_authorizer(struct admission *a, const char *topic)
 {
 	struct http_request *req = a->req;
-	json_t *details = json_pack("{s:s?, s:s, s:s, s:s, s:{s:s, s:s}}", "authid", a->who.authid,
-				    "authrole", a->role->name, "authmethod", a->who.authmethod,
-				    "authprovider", "static", "transport", "type", "http", "peer",
-				    req->peer);
+	json_t *details = authorizer_http_details(req->peer, a->who.authid, a->role->name,
+						  a->who.authmethod);
 	a->has_verdict = false;
 	a->asking = authorizer_ask(req->gw, req->route->path->realm, a->role->authorizer,
 				   a->role->name, ACL_SUBSCRIBE, topic, details, on_topic_verdict, a);
