@@ -532,10 +532,22 @@ static int mime_types(struct ctx *c, json_t *v, void *obj, const struct field *f
 	return 0;
 }
 
+/* Crossbar's cache_timeout: seconds of max-age, or null for no header.
+ * Without it files are revalidated (our default, so edits show at once). */
+static int cache_timeout(struct ctx *c, json_t *v, void *obj, const struct field *f)
+{
+	if (json_is_null(v)) {
+		((struct sb_path *)obj)->cache_timeout_s = -2;
+		return 0;
+	}
+	return keys_store(c, v, obj, f);
+}
+
 static const struct field static_options_fields[] = {
 	BOOL("enable_directory_listing", struct sb_path, directory_listing, 0),
 	FN("mime_types", T_OBJ, mime_types),
-	F("cache_timeout", T_INT | T_NULL),
+	STORE_FN("cache_timeout", T_INT | T_NULL, cache_timeout, S_INT, struct sb_path,
+		 cache_timeout_s, 0, 10 * 365 * 86400, -1),
 	F("default_file", T_STR),
 	END,
 };

@@ -110,6 +110,8 @@ struct sb_path {
 	/* static */
 	char *directory;           /* absolute; NULL = the default www root */
 	bool directory_listing;
+	int cache_timeout_s;       /* Cache-Control max-age; -1 = revalidate
+				      (no-cache, the default); -2 = no header */
 
 	/* publisher, caller, webhook */
 	size_t post_body_limit;    /* bytes; default 65536 */

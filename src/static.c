@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gateway.h"
@@ -53,6 +54,60 @@ static enum http_result not_found(struct http_request *req)
 {
 	http_error(req, 404, "switchboard.error.not_found", "No such file: %.200s", req->path);
 	return HTTP_DONE;
+}
+
+/* ---- caching -------------------------------------------------------------------- */
+
+/* A validator that changes whenever the file does: its size and mtime. */
+static void etag_of(const struct stat *st, char *out, size_t size)
+{
+	snprintf(out, size, "\"%llx-%llx\"", (unsigned long long)st->st_size,
+		 (unsigned long long)st->st_mtim.tv_sec * 1000000000ULL +
+		 (unsigned long long)st->st_mtim.tv_nsec);
+}
+
+static void http_date(time_t t, char *out, size_t size)
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, size, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/* ETag and Last-Modified always (so a browser can revalidate for a few
+ * bytes), and Cache-Control as configured: revalidate by default,
+ * Crossbar's cache_timeout (max-age, public, Expires) when given. */
+static void add_caching(struct http_request *req, const struct sb_path *path,
+			const struct stat *st)
+{
+	char value[64];
+	int timeout = path ? path->cache_timeout_s : -1;
+	etag_of(st, value, sizeof value);
+	http_add_header(req, "ETag", value);
+	http_date(st->st_mtim.tv_sec, value, sizeof value);
+	http_add_header(req, "Last-Modified", value);
+	if (timeout == -1) {
+		http_add_header(req, "Cache-Control", "no-cache");
+	} else if (timeout >= 0) {
+		snprintf(value, sizeof value, "max-age=%d, public", timeout);
+		http_add_header(req, "Cache-Control", value);
+		http_date(time(NULL) + timeout, value, sizeof value);
+		http_add_header(req, "Expires", value);
+	}
+}
+
+/* If-None-Match (when sent, it alone decides) or If-Modified-Since. */
+static bool is_unchanged(struct http_request *req, const struct stat *st)
+{
+	const char *none_match = http_header(req, "If-None-Match");
+	const char *since = http_header(req, "If-Modified-Since");
+	if (none_match) {
+		char etag[64];
+		etag_of(st, etag, sizeof etag);
+		return strstr(none_match, etag) || !strcmp(none_match, "*");
+	}
+	struct tm tm = {0};
+	const char *end = since ? strptime(since, "%a, %d %b %Y %H:%M:%S GMT", &tm) : NULL;
+	return end && !*end && st->st_mtim.tv_sec <= timegm(&tm);
 }
 
 enum http_result static_handle(struct http_request *req)
@@ -99,10 +154,15 @@ enum http_result static_handle(struct http_request *req)
 			close(fd);
 		return not_found(req);
 	}
-	req->response.status = 200;
 	req->response.content_type = static_content_type(real_file);
+	add_caching(req, path, &st);
+	if (is_unchanged(req, &st)) {
+		close(fd);
+		req->response.status = 304;    /* the browser's copy is current */
+		return HTTP_DONE;
+	}
+	req->response.status = 200;
 	req->response.file_fd = fd;
 	req->response.file_size = (uint64_t)st.st_size;
-	http_add_header(req, "Cache-Control", "no-cache");
 	return HTTP_DONE;
 }

@@ -137,3 +137,50 @@ test('without --www the source tree www/ is served from a build tree', async (t)
 		await stopClean(g);
 	}
 });
+
+test('files carry ETag and Last-Modified; a revalidation of an unchanged file is 304 with no body', async () => {
+	// Test conditional GETs: If-None-Match with the ETag or If-Modified-Since
+	// with Last-Modified -> 304 and no body; another ETag -> 200; a changed
+	// file gets a new ETag. The default Cache-Control is no-cache (revalidate).
+	const file = path.join(www, 'cached.txt');
+	fs.writeFileSync(file, 'version one\n');
+	const first = await request(gw, 'GET', '/cached.txt');
+	assert.equal(first.status, 200);
+	const etag = first.headers.etag, modified = first.headers['last-modified'];
+	assert.match(etag || '', /^"[0-9a-f]+-[0-9a-f]+"$/);
+	assert.ok(!Number.isNaN(Date.parse(modified)), modified);
+	assert.equal(first.headers['cache-control'], 'no-cache');
+	const same = await request(gw, 'GET', '/cached.txt', { headers: { 'If-None-Match': etag } });
+	assert.deepEqual([same.status, same.text], [304, '']);
+	assert.equal(same.headers.etag, etag);
+	const since = await request(gw, 'GET', '/cached.txt', { headers: { 'If-Modified-Since': modified } });
+	assert.deepEqual([since.status, since.text], [304, '']);
+	const other = await request(gw, 'GET', '/cached.txt', { headers: { 'If-None-Match': '"0-0"' } });
+	assert.deepEqual([other.status, other.text], [200, 'version one\n']);
+	fs.writeFileSync(file, 'version two, longer\n');
+	const changed = await request(gw, 'GET', '/cached.txt', { headers: { 'If-None-Match': etag } });
+	assert.deepEqual([changed.status, changed.text], [200, 'version two, longer\n']);
+	assert.notEqual(changed.headers.etag, etag);
+});
+
+test('Crossbar\'s cache_timeout: max-age and Expires, or no Cache-Control with null', async () => {
+	// Test a static path with cache_timeout 3600 and one with null.
+	const g = await startGateway({
+		config: makeConfig({ paths: {
+			'/': { type: 'static', directory: www, options: { cache_timeout: 3600 } },
+			plain: { type: 'static', directory: www, options: { cache_timeout: null } },
+		} }),
+	});
+	try {
+		const r = await request(g, 'GET', '/style.css');
+		assert.equal(r.headers['cache-control'], 'max-age=3600, public');
+		const expires = Date.parse(r.headers.expires);
+		assert.ok(Math.abs(expires - (Date.now() + 3600e3)) < 120e3, r.headers.expires);
+		const p = await request(g, 'GET', '/plain/style.css');
+		assert.equal(p.status, 200);
+		assert.equal(p.headers['cache-control'], undefined);
+		assert.ok(p.headers.etag, 'validators are still sent');
+	} finally {
+		await stopClean(g);
+	}
+});
