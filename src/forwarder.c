@@ -26,6 +26,7 @@
 #include "util.h"
 
 #define QUEUE_MAX 256              /* live events held; beyond, read history */
+#define HISTORY_READS_PER_TURN 8   /* each scans at most 2,048 rows */
 #define DEAD_LETTER_TOPIC "switchboard.forwarder.on_dead_letter"
 
 struct delivery {                  /* the current event to one subscription */
@@ -275,11 +276,21 @@ static void start_event(struct forwarder *fw, struct event *ev)
 		send_delivery(&fw->deliveries[i]);
 }
 
+static void on_retry_timer(uv_timer_t *t);
+
 static void pump(struct forwarder *fw)
 {
+	int reads = 0;
 	while (!fw->current) {
-		if (!fw->len && fw->is_behind)
+		if (!fw->len && fw->is_behind) {
+			if (reads++ == HISTORY_READS_PER_TURN) {
+				/* A long stretch of other topics (a forwarder far behind on
+				 * a busy realm): go on in the next loop turn, not all now. */
+				uv_timer_start(&fw->retry_timer, on_retry_timer, 0, 0);
+				return;
+			}
 			read_history(fw);
+		}
 		if (!fw->len) {
 			if (fw->is_behind)
 				continue;          /* a stretch of other topics: read on */
@@ -294,10 +305,15 @@ static void pump(struct forwarder *fw)
 
 /* ---- retries ------------------------------------------------------------------------- */
 
+/* Retries that are due; or, between events, the next stretch of history. */
 static void on_retry_timer(uv_timer_t *t)
 {
 	struct forwarder *fw = t->data;
 	int64_t now = now_ms();
+	if (!fw->current) {
+		pump(fw);
+		return;
+	}
 	for (size_t i = 0; fw->current && i < fw->n_deliveries; i++) {
 		struct delivery *d = &fw->deliveries[i];
 		if (d->retry_at && d->retry_at <= now)

@@ -496,3 +496,34 @@ test('kill -9 mid-stream: after restart nothing is missing; only the last few ev
 		await kb.stop();
 	}
 });
+
+test('far behind on a busy realm: the forwarder reads history in steps and finds its events among 25,000 others', { timeout: 60000 }, async () => {
+	// Test a forwarder whose back end was down while 25,000 events on other
+	// topics and 3 of its own were stored: when the back end is up it scans
+	// more than eight history reads' worth (2,048 rows each) across loop
+	// turns, delivers its 3 events in order, and the gateway answers other
+	// requests meanwhile; its cursor ends at the last one.
+	const bb = await startBackend({ name: 'busy-receiver' });
+	const g = await startGateway({
+		config: addContainer(makeConfig(), [messageForwarder({ id: 'fwd-busy', ...FAST, subscriptions: [{ topic: 'busy.mine', url: `${bb.url}/mine` }] })]),
+	});
+	try {
+		await bb.stop();
+		await publishOk(g, 'busy.mine', ['first']);
+		for (let batch = 0; batch < 250; batch++) {
+			await Promise.all(Array.from({ length: 100 }, (_, i) => publishOk(g, 'busy.other', [batch * 100 + i])));
+			if (batch === 120) await publishOk(g, 'busy.mine', ['middle']);
+		}
+		await publishOk(g, 'busy.mine', ['last']);
+		await bb.start();
+		const health = await request(g, 'GET', '/healthz');
+		assert.equal(health.status, 200);
+		await arrival(bb, '/mine', 'last', 20000);
+		assert.deepEqual(bb.reqs('/mine').map(arg0), ['first', 'middle', 'last']);
+		const f = await forwarderInfo(g, 'fwd-busy');
+		assert.equal(String(f.cursor), eventId(bb.reqs('/mine')[2]));
+	} finally {
+		await stopClean(g);
+		await bb.stop();
+	}
+});
