@@ -528,11 +528,8 @@ static void ask_authenticator(struct auth_state *a, json_t *extra_details)
 	}
 	json_t *args = json_pack("[s, o, o]", realm, a->authid ? json_string(a->authid) : json_null(),
 				 details);
-	uint64_t call = caller_call(a->caller, cfg->authenticator, args, NULL,
-				    json_pack("{s:i}", "timeout", AUTHENTICATOR_TIMEOUT_MS),
-				    on_verdict, a);
-	if (s->auth == a && a->caller)     /* else it answered at once (and a may be gone) */
-		a->call = call;
+	a->call = caller_call(a->caller, cfg->authenticator, args, NULL,
+			      json_pack("{s:i}", "timeout", AUTHENTICATOR_TIMEOUT_MS), on_verdict, a);
 }
 
 /* ---- the methods ---------------------------------------------------------------------------- */

@@ -22,10 +22,6 @@ struct authorizer_ask {
 	const char *authorizer;        /* borrowed from the config */
 	json_t *args;                  /* kept to retry without options */
 	bool is_retry;
-	bool is_sending;               /* inside caller_call(): answers wait */
-	bool needs_resend;
-	bool is_answered;
-	struct verdict verdict;
 	authorizer_done_fn done;
 	void *ctx;
 };
@@ -81,17 +77,9 @@ static void remember(struct gateway *gw, const char *key, struct verdict v)
 	free(map_put(&gw->authorizer_cache, key, strlen(key), kept));
 }
 
-static bool send_ask(struct authorizer_ask *ask);
+static void send_ask(struct authorizer_ask *ask);
 
-static void deliver(struct authorizer_ask *ask)
-{
-	authorizer_done_fn done = ask->done;
-	void *ctx = ask->ctx;
-	struct verdict v = ask->verdict;
-	ask_free(ask);
-	done(ctx, v);
-}
-
+/* The answer (never inside authorizer_ask(): caller.c defers it). */
 static void on_answer(void *ctx, const json_t *answer)
 {
 	struct authorizer_ask *ask = ctx;
@@ -103,10 +91,7 @@ static void on_answer(void *ctx, const json_t *answer)
 		/* Crossbar retries a 3-argument authorizer without options. */
 		ask->is_retry = true;
 		json_array_remove(ask->args, 3);
-		if (ask->is_sending)
-			ask->needs_resend = true;  /* send_ask() is on the stack: it resends */
-		else
-			send_ask(ask);
+		send_ask(ask);
 		return;
 	}
 	if (is_error || !read_verdict(json_array_get(wamp_args(answer, 3), 0), &v, &cache)) {
@@ -117,27 +102,33 @@ static void on_answer(void *ctx, const json_t *answer)
 	} else if (cache) {
 		remember(ask->gw, ask->cache_key, v);
 	}
-	ask->verdict = v;
-	ask->is_answered = true;
-	if (!ask->is_sending)
-		deliver(ask);
+	authorizer_done_fn done = ask->done;
+	void *done_ctx = ask->ctx;
+	ask_free(ask);
+	done(done_ctx, v);
 }
 
-/* Sends the call; false if it was answered at once (and delivered). */
-static bool send_ask(struct authorizer_ask *ask)
+static void send_ask(struct authorizer_ask *ask)
 {
-	do {
-		ask->needs_resend = false;
-		ask->is_sending = true;
-		ask->call = caller_call(ask->caller, ask->authorizer, json_deep_copy(ask->args),
-					NULL, json_pack("{s:i}", "timeout", AUTHORIZER_TIMEOUT_MS),
-					on_answer, ask);
-		ask->is_sending = false;
-	} while (ask->needs_resend);
-	if (!ask->is_answered)
-		return true;
-	deliver(ask);
-	return false;
+	ask->call = caller_call(ask->caller, ask->authorizer, json_deep_copy(ask->args), NULL,
+				json_pack("{s:i}", "timeout", AUTHORIZER_TIMEOUT_MS), on_answer, ask);
+}
+
+static char *cache_key(const char *realm, const char *role, enum acl_action action,
+		       const char *uri)
+{
+	return xasprintf("%s\n%s\n%s\n%s", realm, role, authorizer_action_name(action), uri);
+}
+
+bool authorizer_cached(struct gateway *gw, const char *realm, const char *role,
+		       enum acl_action action, const char *uri, struct verdict *v)
+{
+	char *key = cache_key(realm, role, action, uri);
+	struct verdict *kept = map_get(&gw->authorizer_cache, key, strlen(key));
+	free(key);
+	if (kept)
+		*v = *kept;
+	return kept != NULL;
 }
 
 struct authorizer_ask *authorizer_ask(struct gateway *gw, const char *realm,
@@ -145,23 +136,15 @@ struct authorizer_ask *authorizer_ask(struct gateway *gw, const char *realm,
 				      enum acl_action action, const char *uri, json_t *details,
 				      authorizer_done_fn done, void *ctx)
 {
-	const char *name = authorizer_action_name(action);
-	char *key = xasprintf("%s\n%s\n%s\n%s", realm, role, name, uri);
-	struct verdict *cached = map_get(&gw->authorizer_cache, key, strlen(key));
-	struct caller *caller = cached ? NULL : caller_for(gw, realm, "trusted");
-	if (cached || !caller) {
-		struct verdict v = cached ? *cached : (struct verdict){false, false};
-		free(key);
-		json_decref(details);
-		done(ctx, v);
-		return NULL;
-	}
 	struct authorizer_ask *ask = xcalloc(1, sizeof *ask);
 	*ask = (struct authorizer_ask){
-		.gw = gw, .caller = caller, .cache_key = key, .authorizer = authorizer,
-		.args = json_pack("[o, s, s, {}]", details, uri, name), .done = done, .ctx = ctx,
+		.gw = gw, .caller = caller_for(gw, realm, "trusted"),
+		.cache_key = cache_key(realm, role, action, uri), .authorizer = authorizer,
+		.args = json_pack("[o, s, s, {}]", details, uri, authorizer_action_name(action)),
+		.done = done, .ctx = ctx,
 	};
-	return send_ask(ask) ? ask : NULL;
+	send_ask(ask);                     /* the realm exists, so its "trusted" caller does */
+	return ask;
 }
 
 json_t *authorizer_http_details(const char *peer, const char *authid, const char *authrole,

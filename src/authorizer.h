@@ -27,13 +27,18 @@ struct verdict {
 	bool disclose;
 };
 
-/* Called once with the decision; may run before authorizer_ask() returns. */
+/* Called once with the decision, on a later turn of the loop. */
 typedef void (*authorizer_done_fn)(void *ctx, struct verdict v);
+
+/* A verdict kept from an earlier answer with cache true: true and *v
+ * set, or false (ask). */
+bool authorizer_cached(struct gateway *gw, const char *realm, const char *role,
+		       enum acl_action action, const char *uri, struct verdict *v);
 
 /* Asks the authorizer of role (in realm) about action on uri for the
  * client described by details (stolen: {session, authid, authrole, ...}).
- * Returns a handle for authorizer_forget() while the answer is pending,
- * or NULL when it was decided at once (cache, or a failure). */
+ * done runs later with the answer (a failing or malformed one denies);
+ * the handle is for authorizer_forget() until then. */
 struct authorizer_ask *authorizer_ask(struct gateway *gw, const char *realm,
 				      const char *authorizer, const char *role,
 				      enum acl_action action, const char *uri, json_t *details,

@@ -19,8 +19,8 @@ struct caller;
 struct gateway;
 
 /* The answer: a RESULT or ERROR message (borrowed), as the router sent it.
- * Runs exactly once per call unless the call is forgotten; it may run
- * before caller_call() returns (an in-process callee, a refusal). */
+ * Runs exactly once per call unless the call is forgotten, always on a
+ * later turn of the loop, never inside caller_call(). */
 typedef void (*caller_done_fn)(void *ctx, const json_t *answer);
 
 /* The caller of (realm, role), joined on first use; NULL if the realm or

@@ -38,6 +38,57 @@ static void close_signal(uv_signal_t *s)
 	uv_close((uv_handle_t *)s, NULL);
 }
 
+/* ---- later: gateway_defer() ------------------------------------------------ */
+
+struct deferred {
+	void (*fn)(void *ctx);
+	void *ctx;
+	struct deferred *next;
+};
+
+static void run_later(uv_idle_t *idle)
+{
+	struct gateway *gw = idle->data;
+	struct deferred *d = gw->later_head;
+	gw->later_head = gw->later_tail = NULL;   /* what these defer runs next turn */
+	uv_idle_stop(idle);
+	while (d) {
+		struct deferred *next = d->next;
+		d->fn(d->ctx);
+		free(d);
+		d = next;
+	}
+}
+
+void gateway_defer(struct gateway *gw, void (*fn)(void *ctx), void *ctx)
+{
+	if (!gw->is_later_open)
+		return;                    /* stopping: nothing runs any more */
+	struct deferred *d = xmalloc(sizeof *d);
+	*d = (struct deferred){fn, ctx, NULL};
+	if (gw->later_tail)
+		gw->later_tail->next = d;
+	else
+		gw->later_head = d;
+	gw->later_tail = d;
+	uv_idle_start(&gw->later, run_later);
+}
+
+static void close_later(struct gateway *gw)
+{
+	if (!gw->is_later_open)
+		return;
+	gw->is_later_open = false;
+	uv_idle_stop(&gw->later);
+	uv_close((uv_handle_t *)&gw->later, NULL);
+	while (gw->later_head) {
+		struct deferred *next = gw->later_head->next;
+		free(gw->later_head);
+		gw->later_head = next;
+	}
+	gw->later_tail = NULL;
+}
+
 /* RESTCallees and MessageForwarders join their realms like clients. */
 static void start_components(struct gateway *gw)
 {
@@ -86,6 +137,7 @@ static void on_drained(uv_timer_t *t)
 	close_signal(&gw->sigterm);
 	close_signal(&gw->sigint);
 	close_signal(&gw->sighup);
+	close_later(gw);
 	log_msg(LOG_INFO, "main", "stopped cleanly");
 }
 
@@ -144,6 +196,9 @@ int gateway_run(const struct sb_config *cfg, const char *www_dir, const char *sc
 	gw->cfg = cfg;
 	gw->www_dir = www_dir;
 	gw->started_ms = now_ms();
+	uv_idle_init(gw->loop, &gw->later);
+	gw->later.data = gw;
+	gw->is_later_open = true;
 
 	gw->history = history_open(&cfg->history, schema_dir, gw->loop, err, sizeof err);
 	if (!gw->history)
@@ -179,6 +234,7 @@ fail:
 	history_close(gw->history);
 	ws_server_stop(gw->ws);
 	sse_hub_free(gw->sse);
+	close_later(gw);
 	uv_run(gw->loop, UV_RUN_DEFAULT);  /* let handles close */
 done:
 	ws_server_free(gw->ws);            /* closes the last sessions */

@@ -16,6 +16,7 @@
 #include "map.h"
 
 struct bus;
+struct deferred;
 struct forwarder;
 struct history;
 struct httpclient;
@@ -51,6 +52,9 @@ struct gateway {
 	struct map callers;            /* caller.c: in-process callers by realm, role */
 	struct map auth_failures;      /* auth.c: failed logins per client address */
 	struct map authorizer_cache;   /* authorizer.c: cached verdicts */
+	uv_idle_t later;               /* runs what gateway_defer() queued */
+	struct deferred *later_head, *later_tail;
+	bool is_later_open;
 	struct httpclient *httpclient; /* outgoing HTTP (REST callees, forwarders) */
 	struct nonce_log *nonces;      /* signing.c: nonces of signed requests */
 	struct restcallee **callees;   /* parallel to cfg->components; NULL = */
@@ -64,6 +68,11 @@ struct gateway {
 
 /* Runs the gateway until SIGTERM/SIGINT.  Returns the process exit code. */
 int gateway_run(const struct sb_config *cfg, const char *www_dir, const char *schema_dir);
+
+/* Runs fn(ctx) once on a later turn of the loop, never inside the call
+ * that asked: how answers reach code that may still be on the stack.
+ * Dropped if the gateway stops first. */
+void gateway_defer(struct gateway *gw, void (*fn)(void *ctx), void *ctx);
 
 /* The realm/role a path serves, looked up in the config; NULL if none. */
 const struct sb_role *gateway_path_role(const struct gateway *gw, const struct sb_path *path);

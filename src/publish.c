@@ -231,28 +231,23 @@ struct publish_ask {
 	struct http_request *req;
 	json_t *body;
 	struct authorizer_ask *asking;
-	bool is_pending;               /* the handler returned HTTP_PENDING */
-	bool is_decided;
-	enum http_result result;
 };
+
+static enum http_result publish_decided(struct http_request *req, json_t *body,
+					struct verdict v)
+{
+	if (v.allow)
+		return publish_allowed(req, body);
+	not_authorized(req, json_string_value(json_object_get(body, "topic")));
+	return HTTP_DONE;
+}
 
 static void publish_verdict(void *ctx, struct verdict v)
 {
 	struct publish_ask *p = ctx;
 	struct http_request *req = p->req;
-	p->asking = NULL;
-	p->is_decided = true;
-	if (p->is_pending)
-		req->pending = NULL;       /* publish_event() may set its own */
-	if (v.allow) {
-		p->result = publish_allowed(req, p->body);
-	} else {
-		not_authorized(req, json_string_value(json_object_get(p->body, "topic")));
-		p->result = HTTP_DONE;
-	}
-	if (!p->is_pending)
-		return;                    /* answered at once: the handler carries on */
-	enum http_result result = p->result;
+	req->pending = NULL;               /* publish_event() may set its own */
+	enum http_result result = publish_decided(req, p->body, v);
 	json_decref(p->body);
 	free(p);
 	if (result == HTTP_DONE)
@@ -272,19 +267,16 @@ static enum http_result ask_publish(struct http_request *req, const struct sb_ro
 {
 	const struct sb_path *path = req->route->path;
 	const char *topic = json_string_value(json_object_get(body, "topic"));
+	struct verdict v;
+	if (authorizer_cached(req->gw, path->realm, role->name, ACL_PUBLISH, topic, &v))
+		return publish_decided(req, body, v);
 	struct publish_ask *p = xcalloc(1, sizeof *p);
 	p->req = req;
 	p->body = json_incref(body);
-	json_t *details = authorizer_http_details(req->peer, NULL, role->name, "anonymous");
 	p->asking = authorizer_ask(req->gw, path->realm, role->authorizer, role->name, ACL_PUBLISH,
-				   topic, details, publish_verdict, p);
-	if (p->is_decided) {
-		enum http_result result = p->result;
-		json_decref(p->body);
-		free(p);
-		return result;
-	}
-	p->is_pending = true;
+				   topic, authorizer_http_details(req->peer, NULL, role->name,
+								  "anonymous"),
+				   publish_verdict, p);
 	req->pending = p;
 	req->cancel = publish_ask_cancelled;
 	return HTTP_PENDING;
@@ -350,8 +342,6 @@ struct call_wait {
 	struct http_request *req;
 	struct caller *caller;
 	uint64_t request;
-	bool is_pending;               /* the handler returned HTTP_PENDING */
-	bool is_answered;
 };
 
 static void call_answered(void *ctx, const json_t *answer)
@@ -360,12 +350,9 @@ static void call_answered(void *ctx, const json_t *answer)
 	struct http_request *req = w->req;
 	bool is_result = json_integer_value(json_array_get(answer, 0)) == WAMP_RESULT;
 	http_json(req, 200, is_result ? call_result(answer, 3) : call_error(answer));
-	w->is_answered = true;
-	if (w->is_pending) {
-		req->pending = NULL;
-		free(w);
-		http_finish(req);
-	}
+	req->pending = NULL;
+	free(w);
+	http_finish(req);
 }
 
 /* The HTTP client left first: forget it and cancel the call. */
@@ -376,6 +363,7 @@ static void call_cancelled(struct http_request *req)
 	free(w);
 }
 
+/* The answer always comes later (caller.c), so the request waits. */
 static enum http_result call_procedure(struct http_request *req, struct caller *caller,
 				       json_t *body)
 {
@@ -389,11 +377,6 @@ static enum http_result call_procedure(struct http_request *req, struct caller *
 				 json_is_object(kwargs) ? json_incref(kwargs) : NULL,
 				 timeout ? json_pack("{s:O}", "timeout", timeout) : NULL,
 				 call_answered, w);
-	if (w->is_answered) {              /* refused or answered in-process */
-		free(w);
-		return HTTP_DONE;
-	}
-	w->is_pending = true;
 	req->pending = w;
 	req->cancel = call_cancelled;
 	return HTTP_PENDING;

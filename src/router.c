@@ -503,45 +503,54 @@ static bool action_of(int code, enum acl_action *action)
 
 static void drain(struct session *s);
 
+static void take_verdict(struct session *s, struct verdict v)
+{
+	s->has_verdict = true;
+	s->verdict_allows = v.allow;
+	s->verdict_discloses = v.disclose;
+}
+
 static void on_verdict(void *ctx, struct verdict v)
 {
 	struct session *s = ctx;
 	s->asking = NULL;
-	s->has_verdict = true;
-	s->verdict_allows = v.allow;
-	s->verdict_discloses = v.disclose;
-	if (!s->is_draining)
-		drain(s);
+	take_verdict(s, v);
+	drain(s);
 }
 
-/* Dispatches held messages in order; an action waits for the authorizer's
- * verdict (and everything after it waits with it). */
+/* Dispatches held messages in order; an action the authorizer has not
+ * decided before (cache) waits for its verdict, and everything after it
+ * waits with it. */
 static void drain(struct session *s)
 {
-	s->is_draining = true;
+	struct gateway *gw = router_gateway(s->router);
 	while (s->n_held && !s->asking && s->state == SESSION_ESTABLISHED) {
 		json_t *msg = s->held[0];
 		int code = (int)json_integer_value(json_array_get(msg, 0));
+		const char *uri = json_string_value(json_array_get(msg, 3));
 		enum acl_action action;
+		struct verdict v;
 		if (!s->has_verdict && action_of(code, &action)) {
-			s->asking = authorizer_ask(router_gateway(s->router), s->realm->cfg->name,
-						   s->role->authorizer, s->authrole, action,
-						   json_string_value(json_array_get(msg, 3)),
-						   meta_session_details(s), on_verdict, s);
-			continue;          /* answered at once, or we wait */
+			if (authorizer_cached(gw, s->realm->cfg->name, s->authrole, action, uri, &v)) {
+				take_verdict(s, v);
+			} else {
+				s->asking = authorizer_ask(gw, s->realm->cfg->name, s->role->authorizer,
+							   s->authrole, action, uri,
+							   meta_session_details(s), on_verdict, s);
+				return;
+			}
 		}
 		memmove(s->held, s->held + 1, --s->n_held * sizeof *s->held);
 		dispatch_established(s, code, msg);
 		s->has_verdict = false;
 		json_decref(msg);
 	}
-	s->is_draining = false;
 }
 
 static void hold(struct session *s, json_t *msg)
 {
 	session_hold((void ***)&s->held, &s->n_held, &s->cap_held, json_incref(msg));
-	if (!s->is_draining)
+	if (!s->asking)
 		drain(s);
 }
 

@@ -99,7 +99,6 @@ struct session {
 	json_t **held;
 	size_t n_held, cap_held;
 	struct authorizer_ask *asking;
-	bool is_draining;
 	bool has_verdict;
 	bool verdict_allows, verdict_discloses;
 };

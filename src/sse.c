@@ -409,8 +409,9 @@ static void open_stream(struct http_request *req, const struct sse_query *q,
 /* ---- who may open a stream ----------------------------------------------------- */
 
 /* A stream request between its query check and its stream: the client is
- * identified, then each topic is authorized; a dynamic authorizer answers
- * later, and the request waits (HTTP_PENDING) meanwhile. */
+ * identified (a dynamic ticket authenticator answers later), then each
+ * topic is authorized (a dynamic authorizer answers later, unless it has
+ * a cached verdict); meanwhile the request waits (HTTP_PENDING). */
 struct admission {
 	struct http_request *req;
 	struct sse_query q;
@@ -421,17 +422,21 @@ struct admission {
 	struct authorizer_ask *asking;
 	struct caller *caller;             /* asking a dynamic ticket authenticator */
 	uint64_t call;
-	bool is_pending;                   /* the handler returned HTTP_PENDING */
-	bool is_ticket_good;               /* the authenticator said yes at once */
-	bool is_advancing;                 /* advance() is on the stack */
-	bool has_verdict;
-	struct verdict verdict;
 };
 
 static void admission_free(struct admission *a)
 {
 	token_identity_free(&a->who);
 	free(a);
+}
+
+/* An answer came after the handler returned HTTP_PENDING. */
+static void admission_done(struct admission *a)
+{
+	struct http_request *req = a->req;
+	req->pending = NULL;
+	admission_free(a);
+	http_finish(req);
 }
 
 static void refuse_topic(const struct admission *a, const char *topic)
@@ -442,69 +447,50 @@ static void refuse_topic(const struct admission *a, const char *topic)
 
 static void on_topic_verdict(void *ctx, struct verdict v);
 
-static void ask_authorizer(struct admission *a, const char *topic)
-{
-	struct http_request *req = a->req;
-	json_t *details = authorizer_http_details(req->peer, a->who.authid, a->role->name,
-						  a->who.authmethod);
-	a->has_verdict = false;
-	a->asking = authorizer_ask(req->gw, req->route->path->realm, a->role->authorizer,
-				   a->role->name, ACL_SUBSCRIBE, topic, details, on_topic_verdict, a);
-}
-
-/* Authorizes topics until the request is answered (stream or 403: true)
- * or an authorizer has been asked (false). */
+/* Authorizes the remaining topics; true when the request is answered
+ * (stream or 403), false while the authorizer is asked about one. */
 static bool advance(struct admission *a)
 {
+	struct http_request *req = a->req;
+	const char *realm = req->route->path->realm;
 	for (; a->next < a->q.n_topics; a->next++) {
 		const char *topic = a->q.topics[a->next];
-		bool is_allowed;
+		struct verdict v = {false, false};
 		if (!token_allows(&a->who, topic, a->match)) {
-			http_error(a->req, 403, "wamp.error.not_authorized", "The token does not "
+			http_error(req, 403, "wamp.error.not_authorized", "The token does not "
 				   "allow reading '%.200s'.", topic);
 			return true;
 		}
-		if (a->role->authorizer) {
-			ask_authorizer(a, topic);
-			if (!a->has_verdict)
-				return false;
-			is_allowed = a->verdict.allow;
-		} else {
-			is_allowed = acl_allows(a->role, ACL_SUBSCRIBE, topic);
+		if (!a->role->authorizer) {
+			v.allow = acl_allows(a->role, ACL_SUBSCRIBE, topic);
+		} else if (!authorizer_cached(req->gw, realm, a->role->name, ACL_SUBSCRIBE, topic,
+					      &v)) {
+			a->asking = authorizer_ask(req->gw, realm, a->role->authorizer,
+						   a->role->name, ACL_SUBSCRIBE, topic,
+						   authorizer_http_details(req->peer, a->who.authid,
+									   a->role->name,
+									   a->who.authmethod),
+						   on_topic_verdict, a);
+			return false;
 		}
-		if (!is_allowed) {
+		if (!v.allow) {
 			refuse_topic(a, topic);
 			return true;
 		}
 	}
-	open_stream(a->req, &a->q, a->match, a->role, &a->who);
+	open_stream(req, &a->q, a->match, a->role, &a->who);
 	return true;
-}
-
-static bool run_admission(struct admission *a)
-{
-	a->is_advancing = true;
-	bool is_answered = advance(a);
-	a->is_advancing = false;
-	return is_answered;
 }
 
 static void on_topic_verdict(void *ctx, struct verdict v)
 {
 	struct admission *a = ctx;
-	struct http_request *req = a->req;
 	a->asking = NULL;
-	a->verdict = v;
-	a->has_verdict = true;
-	if (a->is_advancing)
-		return;                    /* answered at once: advance() reads it */
 	if (!v.allow)
 		refuse_topic(a, a->q.topics[a->next]);
-	else if (a->next++, !run_admission(a))
+	else if (a->next++, !advance(a))
 		return;                    /* the next topic waits */
-	req->pending = NULL;
-	admission_free(a);
-	http_finish(req);
+	admission_done(a);
 }
 
 static void admission_cancelled(struct http_request *req)
@@ -556,20 +542,14 @@ static bool take_ticket_verdict(struct admission *a, const json_t *answer)
 static void on_ticket_verdict(void *ctx, const json_t *answer)
 {
 	struct admission *a = ctx;
-	struct http_request *req = a->req;
 	a->caller = NULL;
-	if (!a->is_pending) {              /* answered at once: identify() reads it */
-		a->is_ticket_good = take_ticket_verdict(a, answer);
-		return;
-	}
-	if (take_ticket_verdict(a, answer) && !run_admission(a))
+	if (take_ticket_verdict(a, answer) && !advance(a))
 		return;                    /* a topic waits for the authorizer */
-	req->pending = NULL;
-	admission_free(a);
-	http_finish(req);
+	admission_done(a);
 }
 
-/* Asks the path's ticket authenticator (realm, null, {ticket, ...}). */
+/* Asks the path's ticket authenticator (realm, null, {ticket, ...}); false
+ * after answering 401 when it cannot be called. */
 static bool ask_authenticator(struct admission *a)
 {
 	struct http_request *req = a->req;
@@ -584,11 +564,9 @@ static bool ask_authenticator(struct admission *a)
 	json_t *args = json_pack("[s, n, {s:s, s:s, s:{s:s, s:s}}]", path->realm, "ticket",
 				 a->who.ticket, "authmethod", "ticket", "transport", "type", "http",
 				 "peer", req->peer);
-	uint64_t call = caller_call(a->caller, m->authenticator, args, NULL,
-				    json_pack("{s:i}", "timeout", 10000), on_ticket_verdict, a);
-	if (a->caller)
-		a->call = call;            /* waiting */
-	return a->caller || a->is_ticket_good;
+	a->call = caller_call(a->caller, m->authenticator, args, NULL,
+			      json_pack("{s:i}", "timeout", 10000), on_ticket_verdict, a);
+	return true;
 }
 
 /* Who the client is (its token) and which role it reads as; false after
@@ -649,11 +627,10 @@ enum http_result sse_handle(struct http_request *req)
 	a->req = req;
 	a->q = q;
 	a->match = match;
-	if (!identify(a) || (!a->caller && run_admission(a))) {
+	if (!identify(a) || (!a->caller && advance(a))) {
 		admission_free(a);
 		return HTTP_DONE;
 	}
-	a->is_pending = true;
 	req->pending = a;
 	req->cancel = admission_cancelled;
 	return HTTP_PENDING;
