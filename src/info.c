@@ -114,11 +114,28 @@ enum http_result info_handle(struct http_request *req)
 	return HTTP_DONE;
 }
 
+static void metric_header(struct buf *b, const char *name, const char *type, const char *help)
+{
+	buf_appendf(b, "# HELP switchboard_%s %s\n# TYPE switchboard_%s %s\n", name, help, name, type);
+}
+
 static void metric(struct buf *b, const char *name, const char *type, const char *help,
 		   unsigned long long value)
 {
-	buf_appendf(b, "# HELP switchboard_%s %s\n# TYPE switchboard_%s %s\n", name, help, name, type);
+	metric_header(b, name, type, help);
 	buf_appendf(b, "switchboard_%s %llu\n", name, value);
+}
+
+/* A label value as the exposition format wants it: \ " and newline escaped. */
+static void label_value(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		const char *esc = *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" : *s == '\n' ? "\\n" : NULL;
+		if (esc)
+			buf_append(b, esc, 2);
+		else
+			buf_append(b, s, 1);
+	}
 }
 
 /* One labelled line per forwarder for each of its counters. */
@@ -138,14 +155,15 @@ static void forwarder_metrics(struct buf *b, struct gateway *gw)
 		 offsetof(struct forwarder_stats, dead_letters)},
 	};
 	for (size_t k = 0; k < sizeof series / sizeof series[0]; k++) {
-		buf_appendf(b, "# HELP switchboard_%s %s\n# TYPE switchboard_%s %s\n", series[k].name,
-			    series[k].help, series[k].name, series[k].type);
+		metric_header(b, series[k].name, series[k].type, series[k].help);
 		for (size_t i = 0; gw->forwarders && i < gw->cfg->n_components; i++) {
 			struct forwarder_stats f;
 			if (!gw->forwarders[i])
 				continue;
 			forwarder_get_stats(gw->forwarders[i], &f);
-			buf_appendf(b, "switchboard_%s{forwarder=\"%s\"} %llu\n", series[k].name, f.name,
+			buf_appendf(b, "switchboard_%s{forwarder=\"", series[k].name);
+			label_value(b, f.name);
+			buf_appendf(b, "\"} %llu\n",
 				    (unsigned long long)*(const uint64_t *)((const char *)&f + series[k].off));
 		}
 	}

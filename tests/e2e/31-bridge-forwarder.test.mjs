@@ -527,3 +527,29 @@ test('far behind on a busy realm: the forwarder reads history in steps and finds
 		await bb.stop();
 	}
 });
+
+test('/metrics: one line per forwarder for each counter, the id escaped as a label value', async () => {
+	// Test a forwarder whose id holds a quote and a backslash: after one
+	// delivered event its lines read delivered 1, backlog 0, dead letters 0,
+	// and the label is escaped so Prometheus can parse it.
+	const mb = await startBackend({ name: 'metrics-receiver' });
+	const id = 'odd "id" \\ here';
+	const g = await startGateway({
+		config: addContainer(makeConfig(), [messageForwarder({ id, ...FAST, subscriptions: [{ topic: 'metrics.t', url: `${mb.url}/m` }] })]),
+	});
+	try {
+		await publishOk(g, 'metrics.t', ['x']);
+		await arrival(mb, '/m', 'x');
+		const label = 'forwarder="odd \\"id\\" \\\\ here"';
+		const text = await waitFor(async () => {
+			const r = await request(g, 'GET', '/metrics');
+			return r.text.includes(`switchboard_forwarder_delivered_total{${label}} 1`) && r.text;
+		}, 5000, 'the delivered counter in /metrics');
+		assert.ok(text.includes(`switchboard_forwarder_backlog{${label}} 0`), text);
+		assert.ok(text.includes(`switchboard_forwarder_dead_letters_total{${label}} 0`), text);
+		assert.ok(text.includes('# TYPE switchboard_forwarder_delivered_total counter'), text);
+	} finally {
+		await stopClean(g);
+		await mb.stop();
+	}
+});
